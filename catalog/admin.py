@@ -1,0 +1,202 @@
+"""Django admin over everything the scraper stores.
+
+Changelists select or annotate what their columns show, so a catalogue of thousands of
+anime costs a fixed handful of queries per page (tests/test_admin.py asserts it).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import Anime, Batch, DownloadLink, Episode, Genre, ScrapeRun, StreamLink
+
+
+@admin.register(Genre)
+class GenreAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "anime_count"]
+    search_fields = ["name", "slug"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Genre]:
+        return super().get_queryset(request).annotate(n_anime=Count("anime"))
+
+    @admin.display(description=_("anime"), ordering="n_anime")
+    def anime_count(self, obj: Genre) -> int:
+        return obj.n_anime
+
+
+class BatchInline(admin.TabularInline):
+    model = Batch
+    extra = 0
+    fields = ["slug", "title", "last_scraped_at"]
+    show_change_link = True
+
+
+@admin.register(Anime)
+class AnimeAdmin(admin.ModelAdmin):
+    list_display = [
+        "title",
+        "slug",
+        "type",
+        "status",
+        "score",
+        "total_episodes",
+        "episode_count",
+        "last_scraped_at",
+    ]
+    list_filter = ["status", "type", "genres"]
+    search_fields = ["title", "title_japanese", "slug"]
+    readonly_fields = ["created_at", "updated_at", "version", "episode_links"]
+    filter_horizontal = ["genres"]
+    inlines = [BatchInline]
+    list_per_page = 50
+    fieldsets = [
+        (None, {"fields": ["slug", "title", "title_japanese", "status", "type", "genres"]}),
+        (
+            _("Info"),
+            {
+                "fields": [
+                    "score",
+                    "total_episodes",
+                    "duration",
+                    "release_date",
+                    "release_date_text",
+                    "release_day",
+                    "studios",
+                    "producers",
+                    "poster_url",
+                    "synopsis",
+                    "lengkap_slug",
+                ]
+            },
+        ),
+        (_("Episode"), {"fields": ["episode_links"]}),
+        (_("Riwayat"), {"fields": ["created_at", "updated_at", "last_scraped_at", "version"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Anime]:
+        return super().get_queryset(request).annotate(n_episodes=Count("episodes"))
+
+    @admin.display(description=_("episode"), ordering="n_episodes")
+    def episode_count(self, obj: Anime) -> int:
+        return obj.n_episodes
+
+    @admin.display(description=_("daftar episode"))
+    def episode_links(self, obj: Anime) -> str:
+        # A plain link list, not an inline: an anime may have hundreds of episodes and an
+        # inline would render a form (and its queries) for each of them.
+        episodes = obj.episodes.order_by("number", "id").only("id", "title", "number")
+        items = format_html_join(
+            "",
+            '<li><a href="{}">{}</a></li>',
+            ((reverse("admin:catalog_episode_change", args=[e.pk]), e.title) for e in episodes),
+        )
+        return format_html("<ol>{}</ol>", items) if items else "-"
+
+
+class StreamLinkInline(admin.TabularInline):
+    model = StreamLink
+    extra = 0
+    fields = [
+        "quality",
+        "provider",
+        "position",
+        "token_id",
+        "token_i",
+        "token_q",
+        "is_default",
+        "embed_url",
+        "resolved_at",
+        "ok",
+        "checked_at",
+        "last_error",
+    ]
+
+
+class DownloadLinkInline(admin.TabularInline):
+    model = DownloadLink
+    extra = 0
+    fields = ["format", "quality", "provider", "url", "size_text", "size_bytes", "position"]
+
+
+@admin.register(Episode)
+class EpisodeAdmin(admin.ModelAdmin):
+    list_display = ["title", "anime", "number", "published_on", "post_id", "last_scraped_at"]
+    list_select_related = ["anime"]
+    list_filter = ["anime__status", "published_on"]
+    search_fields = ["title", "slug", "anime__title"]
+    raw_id_fields = ["anime"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [StreamLinkInline, DownloadLinkInline]
+    date_hierarchy = "published_on"
+    list_per_page = 50
+    show_full_result_count = False
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "anime", "last_scraped_at"]
+    list_select_related = ["anime"]
+    search_fields = ["title", "slug", "anime__title"]
+    raw_id_fields = ["anime"]
+    inlines = [DownloadLinkInline]
+
+
+@admin.register(StreamLink)
+class StreamLinkAdmin(admin.ModelAdmin):
+    list_display = ["episode", "quality", "provider", "is_default", "resolved", "ok", "checked_at"]
+    list_select_related = ["episode"]
+    list_filter = ["quality", "is_default", "ok", "provider"]
+    search_fields = ["episode__title", "episode__slug", "provider"]
+    raw_id_fields = ["episode"]
+    show_full_result_count = False
+
+    @admin.display(description=_("di-resolve"), boolean=True)
+    def resolved(self, obj: StreamLink) -> bool:
+        return bool(obj.embed_url)
+
+
+@admin.register(DownloadLink)
+class DownloadLinkAdmin(admin.ModelAdmin):
+    list_display = ["owner", "format", "quality", "provider", "size_text"]
+    list_select_related = ["episode", "batch"]
+    list_filter = ["format", "quality", "provider"]
+    search_fields = ["episode__title", "batch__title", "provider"]
+    raw_id_fields = ["episode", "batch"]
+    show_full_result_count = False
+
+    @admin.display(description=_("milik"))
+    def owner(self, obj: DownloadLink) -> str:
+        return str(obj.episode or obj.batch)
+
+
+@admin.register(ScrapeRun)
+class ScrapeRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "started_at",
+        "kind",
+        "status",
+        "dry_run",
+        "pages_fetched",
+        "requests_made",
+        "created",
+        "updated",
+        "unchanged",
+        "error_count",
+        "finished_at",
+    ]
+    list_filter = ["status", "kind", "dry_run"]
+    search_fields = ["kind", "errors", "base_url"]
+    date_hierarchy = "started_at"
+    ordering = ["-started_at", "-id"]
+
+    # A run is a record of what happened: nobody edits history.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ScrapeRun | None = None) -> bool:
+        return False
