@@ -13,7 +13,16 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Anime, Batch, DownloadLink, Episode, Genre, ScrapeRun, StreamLink
+from catalog.models import (
+    Anime,
+    Batch,
+    DownloadLink,
+    EmbedHost,
+    Episode,
+    Genre,
+    ScrapeRun,
+    StreamLink,
+)
 
 
 @admin.register(Genre)
@@ -200,3 +209,9 @@ class ScrapeRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: ScrapeRun | None = None) -> bool:
         return False
+
+
+@admin.register(EmbedHost)
+class EmbedHostAdmin(admin.ModelAdmin):
+    list_display = ["host", "first_seen"]
+    search_fields = ["host"]

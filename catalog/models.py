@@ -291,3 +291,22 @@ class ScrapeRun(models.Model):
         if self.finished_at is None:
             return None
         return self.finished_at - self.started_at
+
+
+class EmbedHost(models.Model):
+    """A host that serves stream embeds, as found by the scraper.
+
+    The site's Content-Security-Policy allows frames from these hosts only, and the
+    scraper's health check fetches nothing else besides the origin.
+    """
+
+    host = models.CharField(_("host"), max_length=255, unique=True)
+    first_seen = models.DateTimeField(_("pertama terlihat"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["host"]
+        verbose_name = _("host embed")
+        verbose_name_plural = _("host embed")
+
+    def __str__(self) -> str:
+        return self.host
