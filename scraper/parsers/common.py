@@ -1,0 +1,350 @@
+"""Helpers shared by the page parsers: parsing, text, slugs, numbers, dates, errors.
+
+Everything here is total on its input: bad text gives None, never an exception, so that the
+parsers built on top can promise to raise nothing but `ParseError`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterable
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+
+class ParseError(Exception):
+    """The page lacks what makes it a page of `kind` (wrong page, or the site changed)."""
+
+    def __init__(self, kind: str, url: str | None, missing: str) -> None:
+        self.kind = kind
+        self.url = url or ""
+        self.missing = missing
+        super().__init__(f"cannot parse {kind} page {self.url or '<no url>'}: missing {missing}")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_html(html: str | bytes, kind: str, url: str | None) -> LexborHTMLParser:
+    """Parse once; lone surrogates (never valid UTF-8) are replaced instead of crashing."""
+    if isinstance(html, bytes):
+        return LexborHTMLParser(html)
+    if not isinstance(html, str):
+        raise ParseError(kind, url, "HTML text")
+    try:
+        return LexborHTMLParser(html)
+    except UnicodeEncodeError:
+        return LexborHTMLParser(html.encode("utf-8", "replace"))
+
+
+def content_root(tree: LexborHTMLParser) -> LexborNode | None:
+    """The main column (`#venkonten`); a page saved as only that element parses the same."""
+    return tree.css_first("#venkonten") or tree.body or tree.root
+
+
+def attr(node: LexborNode | None, name: str) -> str | None:
+    """Attribute value, stripped; None when absent or empty."""
+    if node is None:
+        return None
+    value = node.attributes.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+# --------------------------------------------------------------------------- text
+
+_SPACE_RE = re.compile(r"\s+")
+
+
+def clean(text: str | None) -> str:
+    """Collapse whitespace (incl. NBSP and newlines of prettified markup) and strip."""
+    if not text:
+        return ""
+    return _SPACE_RE.sub(" ", text.replace("\xa0", " ")).strip()
+
+
+def node_text(node: LexborNode | None) -> str:
+    return clean(node.text()) if node is not None else ""
+
+
+def own_text(node: LexborNode) -> str:
+    """Text of a node's direct text children only (skips nested markers like "On-Going")."""
+    return clean(node.text(deep=False))
+
+
+def split_list(text: str | None) -> list[str]:
+    """Comma list as written: "Nippon Columbia, Kadokawa" → ["Nippon Columbia", "Kadokawa"]."""
+    if not text:
+        return []
+    return [part for part in (clean(p) for p in text.split(",")) if part and part != "-"]
+
+
+_TITLE_SUFFIX_RE = re.compile(r"\s*(?:Subtitle Indonesia|Sub Indo)\s*$", re.IGNORECASE)
+
+
+def strip_sub_suffix(title: str) -> str:
+    return _TITLE_SUFFIX_RE.sub("", title).strip()
+
+
+def label_of(text: str) -> str:
+    """Normalise a `<b>` label: "Total Episode :" → "total episode"."""
+    return clean(text).strip(":").strip().lower()
+
+
+def labelled_values(container: LexborNode) -> dict[str, tuple[str, list[LexborNode]]]:
+    """Read `<b>Label</b>: value` rows, whatever wraps them (`p > span`, `p`, or `<br>` lines).
+
+    The value of a label is everything after its `<b>` up to the next `<b>` or `<br>`.
+    Returns label → (value text without the leading ":", links in the value).
+    """
+    rows: dict[str, tuple[str, list[LexborNode]]] = {}
+    for bold in container.css("b, strong"):
+        label = label_of(bold.text())
+        if not label or label in rows:
+            continue
+        parts: list[str] = []
+        links: list[LexborNode] = []
+        sibling = bold.next
+        while sibling is not None:
+            tag = sibling.tag
+            if tag in ("b", "strong", "br", "p"):
+                break
+            if tag == "a":
+                links.append(sibling)
+            elif tag not in ("-text", "-comment"):
+                links.extend(sibling.css("a"))
+            if tag != "-comment":
+                parts.append(sibling.text())
+            sibling = sibling.next
+        value = clean("".join(parts))
+        if value.startswith(":"):
+            value = value[1:].strip()
+        rows[label] = (value, links)
+    return rows
+
+
+# --------------------------------------------------------------------------- slugs
+
+_SCHEME_HOST_RE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*:)?//[^/?#]*")
+_KNOWN_PREFIXES = frozenset({"anime", "episode", "batch", "lengkap", "genres", "genre"})
+
+
+def url_path_segments(url: str | None) -> list[str]:
+    """Path segments of a URL on any domain (or none), without query and fragment."""
+    if not url or not isinstance(url, str):
+        return []
+    path = _SCHEME_HOST_RE.sub("", url.strip(), count=1)
+    path = re.split(r"[?#]", path, maxsplit=1)[0]
+    return [seg for seg in path.split("/") if seg and seg != "."]
+
+
+def slug_from_url(url: str | None) -> str | None:
+    """`https://otakudesu.best/anime/oshi-ko-s3-sub-indo/` → `oshi-ko-s3-sub-indo`.
+
+    Recognises `/anime/`, `/episode/`, `/batch/`, `/lengkap/`, `/genres/` whatever the domain
+    (pagination `/page/N/` after the slug is ignored); otherwise the last path segment.
+    """
+    segments = url_path_segments(url)
+    for index, segment in enumerate(segments[:-1]):
+        if segment.lower() in _KNOWN_PREFIXES:
+            return segments[index + 1]
+    while len(segments) >= 2 and segments[-2] == "page" and segments[-1].isdigit():
+        segments = segments[:-2]
+    if not segments:
+        return None
+    return segments[-1]
+
+
+def url_kind(url: str | None) -> str | None:
+    """The first path segment naming the kind of page: "anime", "episode", "batch"…"""
+    for segment in url_path_segments(url):
+        lowered = segment.lower()
+        if lowered in _KNOWN_PREFIXES:
+            return "genres" if lowered == "genre" else lowered
+    return None
+
+
+_PAGE_RE = re.compile(r"/page/(\d{1,6})(?:/|$)")
+
+
+def page_from_url(url: str | None) -> int | None:
+    if not url:
+        return None
+    match = _PAGE_RE.search(url.split("?", 1)[0])
+    return int(match.group(1)) if match else None
+
+
+def page_slug(tree: LexborHTMLParser, url: str | None) -> str:
+    """The page's own slug: from `url`, else its canonical link (absent in fragments)."""
+    for candidate in (
+        url,
+        attr(tree.css_first('link[rel="canonical"]'), "href"),
+        attr(tree.css_first('meta[property="og:url"]'), "content"),
+    ):
+        slug = slug_from_url(candidate)
+        if slug:
+            return slug
+    return ""
+
+
+# --------------------------------------------------------------------------- numbers
+
+_NUMBER_RE = re.compile(r"\d{1,6}(?:[.,]\d{1,4})?")
+_EPISODE_NUMBER_RE = re.compile(r"\b(?:Episode|Eps?\.?)\s*(\d{1,5}(?:[.,]\d{1,3})?)\b", re.I)
+_SLUG_EPISODE_RE = re.compile(r"episode-(\d{1,5})(?:-(\d{1,3}))?(?:-|$)")
+
+
+def to_number(text: str) -> int | float:
+    """ "12" → 12, "12.5" / "12,5" → 12.5 (text already matched by a bounded regex)."""
+    text = text.replace(",", ".")
+    if "." in text:
+        value = float(text)
+        return int(value) if value.is_integer() and text.endswith(".0") else value
+    return int(text)
+
+
+def first_number(text: str | None) -> int | float | None:
+    if not text:
+        return None
+    match = _NUMBER_RE.search(text)
+    return to_number(match.group(0)) if match else None
+
+
+def parse_score(text: str | None) -> float | None:
+    """ "8.25" → 8.25; "N/A", "", "Fall 2025" → None (a season is not a score)."""
+    text = clean(text)
+    match = re.fullmatch(r"(\d{1,2}(?:[.,]\d{1,3})?)(?:\s*/\s*10)?", text)
+    if not match:
+        return None
+    return float(match.group(1).replace(",", "."))
+
+
+def parse_int(text: str | None) -> int | None:
+    """ "11" → 11, "12 Eps" → 12, "Unknown" → None."""
+    match = re.match(r"\s*(\d{1,6})\b", text or "")
+    return int(match.group(1)) if match else None
+
+
+def episode_number(title: str | None, slug: str | None = None) -> int | float | None:
+    """Episode number from "X Episode 12.5 Subtitle Indonesia", else from the slug."""
+    if title:
+        match = _EPISODE_NUMBER_RE.search(title)
+        if match:
+            return to_number(match.group(1))
+    if slug:
+        match = _SLUG_EPISODE_RE.search(slug)
+        if match:
+            whole, fraction = match.groups()
+            return to_number(f"{whole}.{fraction}") if fraction else int(whole)
+    return None
+
+
+_SIZE_RE = re.compile(r"(\d{1,6}(?:[.,]\d{1,3})?)\s*([KMGT]i?B)\b", re.I)
+_SIZE_FACTORS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(text: str | None) -> tuple[str | None, int | None]:
+    """ "135.2 MB" → ("135.2 MB", 141767065). Binary units, as download hosts show them."""
+    text = clean(text)
+    match = _SIZE_RE.search(text)
+    if not match:
+        return (text or None), None
+    number = float(match.group(1).replace(",", "."))
+    return text, int(number * _SIZE_FACTORS[match.group(2)[0].lower()])
+
+
+# --------------------------------------------------------------------------- dates
+
+MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    (
+        ("januari", "january", "jan"),
+        ("februari", "february", "feb", "pebruari"),
+        ("maret", "march", "mar"),
+        ("april", "apr"),
+        ("mei", "may"),
+        ("juni", "june", "jun"),
+        ("juli", "july", "jul"),
+        ("agustus", "august", "agu", "agt", "aug", "ags"),
+        ("september", "sep", "sept"),
+        ("oktober", "october", "okt", "oct"),
+        ("november", "nov", "nop", "nopember"),
+        ("desember", "december", "des", "dec"),
+    ),
+    start=1,
+):
+    for _name in _names:
+        MONTHS[_name] = _number
+
+_DMY_RE = re.compile(r"(\d{1,2})\s*([A-Za-z]{3,10})\.?\s*,?\s*(\d{4})")
+_MDY_RE = re.compile(r"([A-Za-z]{3,10})\.?\s+(\d{1,2})\s*,?\s*(\d{4})")
+_ISO_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DM_RE = re.compile(r"^\s*(\d{1,2})\s*([A-Za-z]{3,10})\.?\s*$")
+
+
+def make_date(year: int, month: int, day: int) -> datetime.date | None:
+    try:
+        return datetime.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def parse_full_date(text: str | None) -> datetime.date | None:
+    """ "14 Agustus,2026", "11 Februari, 2026", "Apr 03, 2026", "2026-01-21T…" → date."""
+    if not text:
+        return None
+    match = _DMY_RE.search(text)
+    if match and match.group(2).lower() in MONTHS:
+        return make_date(int(match.group(3)), MONTHS[match.group(2).lower()], int(match.group(1)))
+    match = _MDY_RE.search(text)
+    if match and match.group(1).lower() in MONTHS:
+        return make_date(int(match.group(3)), MONTHS[match.group(1).lower()], int(match.group(2)))
+    match = _ISO_RE.search(text)
+    if match:
+        return make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    return None
+
+
+def resolve_short_date(text: str | None, reference: datetime.date | None) -> datetime.date | None:
+    """A card date "15 Agu" is at most a few days after the page was rendered; take the
+    reference's year, or the year before when that would land in the future (a "27 Des" card
+    on a 3 January page)."""
+    if not text or reference is None:
+        return None
+    match = _DM_RE.match(text)
+    if not match or match.group(2).lower() not in MONTHS:
+        return parse_full_date(text)
+    month, day = MONTHS[match.group(2).lower()], int(match.group(1))
+    # Two days of slack: the page's clock (UTC cache stamp) may lag the site's local date.
+    limit = reference + datetime.timedelta(days=2)
+    for year in (reference.year + 1, reference.year, reference.year - 1):
+        candidate = make_date(year, month, day)
+        if candidate is not None and candidate <= limit:
+            return candidate
+    return None
+
+
+_CACHED_RE = re.compile(r"cached@(\d{9,11})")
+_PUBLISHED_META = 'meta[property="article:modified_time"], meta[property="article:published_time"]'
+
+
+def page_date(
+    html: str | bytes, tree: LexborHTMLParser, extra_dates: Iterable[datetime.date] = ()
+) -> datetime.date | None:
+    """When the page was rendered: the WP Rocket `cached@<unix>` stamp, else the newest of the
+    page's article meta dates and the full dates found on it (`extra_dates`)."""
+    text = html if isinstance(html, str) else html.decode("utf-8", "replace")
+    # The stamp is the page's last comment: look at the tail first, the whole text only if
+    # something was appended after it.
+    match = _CACHED_RE.search(text, max(0, len(text) - 600)) or _CACHED_RE.search(text)
+    if match is not None:
+        return datetime.datetime.fromtimestamp(int(match.group(1)), tz=datetime.UTC).date()
+    candidates = [d for d in extra_dates if d is not None]
+    for meta in tree.css(_PUBLISHED_META):
+        found = parse_full_date(attr(meta, "content"))
+        if found is not None:
+            candidates.append(found)
+    return max(candidates) if candidates else None

@@ -1,0 +1,146 @@
+"""Anime detail page `/anime/<slug>/`."""
+
+from __future__ import annotations
+
+from selectolax.lexbor import LexborNode
+
+from .common import (
+    ParseError,
+    attr,
+    clean,
+    content_root,
+    episode_number,
+    labelled_values,
+    node_text,
+    page_slug,
+    parse_full_date,
+    parse_html,
+    parse_int,
+    parse_score,
+    slug_from_url,
+    split_list,
+    strip_sub_suffix,
+    url_kind,
+)
+from .listing import genre_refs
+from .types import AnimeDetail, EpisodeRef, PageRef
+
+
+def _status(text: str | None) -> str | None:
+    lowered = clean(text).lower()
+    if "ongoing" in lowered or "on-going" in lowered or "on going" in lowered:
+        return "ongoing"
+    if "complete" in lowered or "tamat" in lowered or "selesai" in lowered:
+        return "completed"
+    return None
+
+
+def _synopsis(root: LexborNode) -> str:
+    box = root.css_first(".sinopc")
+    if box is None:
+        return ""
+    paragraphs = [node_text(p) for p in box.css("p")]
+    text = "\n\n".join(p for p in paragraphs if p)
+    return text or node_text(box)
+
+
+def _list_kind(heading: str) -> str | None:
+    lowered = heading.lower()
+    if "batch" in lowered and "lengkap" not in lowered:
+        return "batch"
+    if "lengkap" in lowered:
+        return "lengkap"
+    if "episode" in lowered:
+        return "episode"
+    return None
+
+
+def _lists(
+    root: LexborNode,
+) -> tuple[list[EpisodeRef], PageRef | None, PageRef | None]:
+    """Episodes, batch and lengkap links of the three `.episodelist` blocks.
+
+    A link is classified by its path (`/episode/`, `/batch/`, `/lengkap/`) whatever block it
+    sits in; only links on unknown paths fall back to their block's heading.
+    """
+    episodes: list[EpisodeRef] = []
+    seen: set[str] = set()
+    batch = lengkap = None
+    for block in root.css(".episodelist"):
+        heading_kind = _list_kind(node_text(block.css_first(".monktit, .smokelister")))
+        for item in block.css("li"):
+            link = item.css_first("a[href]")
+            if link is None:
+                continue
+            href = attr(link, "href")
+            slug = slug_from_url(href)
+            title = node_text(link)
+            if not slug:
+                continue
+            kind = url_kind(href)
+            kind = kind if kind in ("episode", "batch", "lengkap") else heading_kind
+            if kind == "episode":
+                # "pembatas" (separator) posts are dividers in long lists, not episodes.
+                if slug in seen or slug.startswith("pembatas"):
+                    continue
+                seen.add(slug)
+                episodes.append(
+                    EpisodeRef(
+                        slug=slug,
+                        title=title or slug,
+                        number=episode_number(title, slug),
+                        published_on=parse_full_date(node_text(item.css_first(".zeebr"))),
+                    )
+                )
+            elif kind == "batch" and batch is None:
+                batch = PageRef(slug=slug, title=title or slug)
+            elif kind == "lengkap" and lengkap is None:
+                lengkap = PageRef(slug=slug, title=title or slug)
+    return episodes, batch, lengkap
+
+
+def parse_detail(html: str, url: str = "") -> AnimeDetail:
+    tree = parse_html(html, "detail", url)
+    root = content_root(tree)
+    info = None
+    if root is not None:
+        info = root.css_first(".fotoanime .infozingle") or root.css_first(".infozingle")
+    if info is None:
+        raise ParseError("detail", url, "info block (.infozingle)")
+    rows = labelled_values(info)
+
+    def value(*labels: str) -> str | None:
+        for label in labels:
+            if label in rows and rows[label][0]:
+                return rows[label][0]
+        return None
+
+    title = value("judul", "title") or strip_sub_suffix(
+        node_text(root.css_first(".jdlrx h1") or root.css_first("h1"))
+    )
+    if not title:
+        raise ParseError("detail", url, "title (Judul)")
+    genre_links = next((rows[k][1] for k in ("genre", "genres") if k in rows), [])
+    release_text = value("tanggal rilis", "rilis", "aired")
+    poster = root.css_first(".fotoanime img") or root.css_first("img.wp-post-image")
+    episodes, batch, lengkap = _lists(root)
+    return AnimeDetail(
+        slug=page_slug(tree, url),
+        title=title,
+        title_japanese=value("japanese"),
+        score=parse_score(value("skor", "score", "rating")),
+        producers=split_list(value("produser", "producers", "producer")),
+        type=value("tipe", "type"),
+        status=_status(value("status")),
+        total_episodes=parse_int(value("total episode", "episode", "episodes")),
+        duration=value("durasi", "duration"),
+        release_date=parse_full_date(release_text),
+        release_date_text=release_text,
+        studios=split_list(value("studio", "studios")),
+        genres=genre_refs(genre_links),
+        poster_url=attr(poster, "src") or attr(poster, "data-src"),
+        synopsis=_synopsis(root),
+        episodes=episodes,
+        batch=batch,
+        lengkap=lengkap,
+    )

@@ -1,0 +1,160 @@
+"""Download rows (`li > strong "Mp4 720p" + a… + i "135.2 MB"`), shared by episode, batch
+and lengkap pages, and the batch and lengkap parsers."""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborNode
+
+from .common import (
+    ParseError,
+    attr,
+    clean,
+    content_root,
+    episode_number,
+    node_text,
+    page_slug,
+    parse_html,
+    parse_size,
+    slug_from_url,
+    strip_sub_suffix,
+    url_kind,
+)
+from .types import BatchPage, DownloadLink, DownloadSection, LengkapPage
+
+_QUALITY_RE = re.compile(r"\b(\d{3,4}p|4k|2k|hd|fhd|sd)\b", re.I)
+_SIZE_HINT_RE = re.compile(r"\d\s*[KMGT]i?B\b", re.I)
+
+
+def split_format_quality(label: str) -> tuple[str | None, str | None]:
+    """ "Mp4 720p" / "720p MP4" / "MP4 480p" / "MKV 1080p" / "x265 [720p]" → (format, quality)."""
+    label = clean(label)
+    match = _QUALITY_RE.search(label)
+    quality = match.group(1).lower() if match else None
+    rest = _QUALITY_RE.sub(" ", label) if match else label
+    rest = clean(re.sub(r"[\[\]()|:\-]", " ", rest)).lower()
+    return (rest or None), quality
+
+
+def download_rows(container: LexborNode) -> list[DownloadLink]:
+    """All provider links of the `li` rows under `container`, in page order."""
+    links: list[DownloadLink] = []
+    for row in container.css("li"):
+        label_node = row.css_first("strong, b")
+        anchors = row.css("a[href]")
+        if label_node is None or not anchors:
+            continue
+        fmt, quality = split_format_quality(node_text(label_node))
+        size_node = row.css_first("i")
+        size_text = node_text(size_node) if size_node is not None else ""
+        if not _SIZE_HINT_RE.search(size_text):
+            match = re.search(r"\d{1,6}(?:[.,]\d{1,3})?\s*[KMGT]i?B\b", clean(row.text()), re.I)
+            size_text = match.group(0) if match else ""
+        size, size_bytes = parse_size(size_text)
+        for anchor in anchors:
+            href = attr(anchor, "href")
+            provider = node_text(anchor)
+            if not href or not provider or href.startswith(("#", "javascript:")):
+                continue
+            links.append(
+                DownloadLink(
+                    format=fmt,
+                    quality=quality,
+                    provider=provider,
+                    url=href,
+                    size=size,
+                    size_bytes=size_bytes,
+                )
+            )
+    return links
+
+
+def download_sections(container: LexborNode) -> list[tuple[str, list[DownloadLink]]]:
+    """`h4` title + following `ul`s pairs of a download block, in page order.
+
+    Rows before any `h4` form a section with an empty title.
+    """
+    sections: list[tuple[str, list[DownloadLink]]] = []
+    title: str | None = None
+    current: list[DownloadLink] = []
+    for child in container.iter(include_text=False):
+        if child.tag in ("h4", "h3", "h5"):
+            if title is not None or current:
+                sections.append((title or "", current))
+            title, current = node_text(child), []
+        elif child.tag in ("ul", "ol", "div", "p"):
+            current.extend(download_rows(child))
+    if title is not None or current:
+        sections.append((title or "", current))
+    return sections
+
+
+def _anime_slug(root: LexborNode) -> str | None:
+    # Most specific first: the "all episodes" link, the info block, the help box; then any.
+    for selector in (".totalepisode a", ".animeinfo a", ".alert-info a", ".venser a"):
+        for link in root.css(selector):
+            href = attr(link, "href")
+            if url_kind(href) == "anime":
+                return slug_from_url(href)
+    return None
+
+
+def _heading(root: LexborNode) -> str:
+    for node in root.css(".jdlrx h1, h1.posttl, .venutama h1, .venser h1, h1"):
+        text = node_text(node)
+        if text:
+            return text
+    return ""
+
+
+def parse_batch(html: str, url: str = "") -> BatchPage:
+    tree = parse_html(html, "batch", url)
+    root = content_root(tree)
+    blocks = root.css(".batchlink, .download2") if root is not None else []
+    downloads: list[DownloadLink] = []
+    title = ""
+    for block in blocks:
+        if block.css_first(".batchlink") is not None:
+            continue  # .download2 wrapping a .batchlink: read the inner one only
+        for section_title, rows in download_sections(block):
+            title = title or section_title
+            downloads.extend(rows)
+    if not downloads:
+        raise ParseError("batch", url, "download rows (.batchlink ul li)")
+    return BatchPage(
+        slug=page_slug(tree, url),
+        title=strip_sub_suffix(_heading(root) or title),
+        anime_slug=_anime_slug(root),
+        downloads=downloads,
+    )
+
+
+def parse_lengkap(html: str, url: str = "") -> LengkapPage:
+    tree = parse_html(html, "lengkap", url)
+    root = content_root(tree)
+    blocks = root.css(".download, .batchlink, .download2") if root is not None else []
+    sections: list[DownloadSection] = []
+    for block in blocks:
+        if block.css_first(".download, .batchlink") is not None:
+            continue  # read only innermost download blocks, each once
+        for title, rows in download_sections(block):
+            if not rows:
+                continue
+            is_batch = "batch" in title.lower()
+            sections.append(
+                DownloadSection(
+                    title=title,
+                    episode_number=None if is_batch else episode_number(title),
+                    is_batch=is_batch,
+                    downloads=rows,
+                )
+            )
+    if not sections:
+        raise ParseError("lengkap", url, "download sections (.download h4 + ul)")
+    return LengkapPage(
+        slug=page_slug(tree, url),
+        title=strip_sub_suffix(_heading(root)),
+        anime_slug=_anime_slug(root),
+        sections=sections,
+    )

@@ -1,0 +1,255 @@
+"""Episode page `/episode/<slug>/` and the two admin-ajax answers of the mirror protocol."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from .common import (
+    ParseError,
+    attr,
+    content_root,
+    node_text,
+    page_slug,
+    parse_full_date,
+    parse_html,
+    slug_from_url,
+    url_kind,
+)
+from .downloads import download_sections
+from .types import DownloadLink, EpisodePage, Mirror, MirrorToken
+
+# Known admin-ajax action names (unchanged from Jan 2023 to Aug 2026); used only when the page
+# carries no mirror script to read them from.
+KNOWN_NONCE_ACTION = "aa1208d27f29ca340c92c66d1926f13f"
+KNOWN_EMBED_ACTION = "2a3505c93b0035d3f455df82bf976b84"
+
+_ACTION_RE = re.compile(r"""(\{\s*)?\baction\s*:\s*["']([A-Za-z0-9_\-]{1,100})["']""")
+_QUALITY_RE = re.compile(r"(\d{3,4}p)", re.I)
+_SHORTLINK_RE = re.compile(r"[?&]p=(\d{1,12})\b")
+# A token is ~40 base64 chars; anything much longer is not one (and is not worth decoding).
+_MAX_TOKEN_CHARS = 400
+
+
+def _decode_b64(text: str) -> bytes | None:
+    text = text.strip()
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        try:
+            return base64.urlsafe_b64decode(padded)
+        except (binascii.Error, ValueError):
+            return None
+
+
+def _json_object(raw: bytes | str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):  # JSONDecodeError / UnicodeDecodeError are ValueErrors
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def decode_token(content: str | None) -> MirrorToken | None:
+    """`data-content` → MirrorToken(id, i, q); None when it is not a valid token."""
+    if not content or len(content) > _MAX_TOKEN_CHARS:
+        return None
+    raw = _decode_b64(content)
+    data = _json_object(raw) if raw is not None else None
+    if data is None:
+        return None
+    post_id, index, quality = data.get("id"), data.get("i"), data.get("q")
+    if isinstance(post_id, str) and post_id.isdigit() and len(post_id) < 13:
+        post_id = int(post_id)
+    if isinstance(index, str) and index.isdigit() and len(index) < 6:
+        index = int(index)
+    if type(post_id) is not int or type(index) is not int or not isinstance(quality, str):
+        return None
+    return MirrorToken(id=post_id, i=index, q=quality)
+
+
+def _mirror_quality(group: LexborNode) -> str | None:
+    """ "Mirror 720p" label of a `ul.m720p`, else the class name."""
+    for text in (
+        " ".join(node.text() for node in group.iter(include_text=True) if node.tag != "li"),
+        attr(group, "class") or "",
+    ):
+        match = _QUALITY_RE.search(text)
+        if match:
+            return match.group(1).lower()
+    return None
+
+
+def _mirrors(root: LexborNode) -> list[Mirror]:
+    mirrors: list[Mirror] = []
+    box = root.css_first(".mirrorstream")
+    if box is None:
+        return mirrors
+    groups = box.css("ul") or [box]
+    for group in groups:
+        quality = _mirror_quality(group) if group is not box else None
+        for link in group.css("a[data-content]"):
+            token = decode_token(attr(link, "data-content"))
+            if token is None:
+                continue
+            mirrors.append(
+                Mirror(
+                    quality=quality or (token.q.lower() or None),
+                    provider=node_text(link),
+                    token=token,
+                    is_default=(attr(link, "data-default") or "").lower() == "true",
+                )
+            )
+    return mirrors
+
+
+def _actions(tree: LexborHTMLParser) -> tuple[str, str, bool]:
+    """(nonce action, embed action, read from the script?).
+
+    In the mirror script the embed call comes first and the nonce call second; the nonce call
+    is the one whose data object is only `{action:"…"}`.
+    """
+    for script in tree.css("script"):
+        text = script.text()
+        if "admin-ajax" not in text and "__x__nonce" not in text:
+            continue
+        nonce = embed = None
+        for match in _ACTION_RE.finditer(text):
+            name = match.group(2)
+            if match.group(1) is not None:
+                nonce = nonce or name
+            elif name != nonce:
+                embed = embed or name
+        if nonce or embed:
+            if embed == nonce:
+                embed = None
+            return nonce or KNOWN_NONCE_ACTION, embed or KNOWN_EMBED_ACTION, True
+    return KNOWN_NONCE_ACTION, KNOWN_EMBED_ACTION, False
+
+
+def _nav(root: LexborNode) -> tuple[str | None, str | None, str | None]:
+    """(anime slug, previous episode slug, next episode slug) from the `.flir` links."""
+    anime = prev_slug = next_slug = None
+    for link in root.css(".flir a[href], .prevnext a[href]"):
+        href = attr(link, "href")
+        kind = url_kind(href)
+        label = f"{attr(link, 'title') or ''} {node_text(link)}".lower()
+        if kind == "anime" or (attr(link, "rel") or "") == "follow":
+            anime = anime or slug_from_url(href)
+        elif "sebelum" in label or "prev" in label:
+            prev_slug = prev_slug or slug_from_url(href)
+        elif "selanjut" in label or "next" in label:
+            next_slug = next_slug or slug_from_url(href)
+    if anime is None:
+        for link in root.css(".alert-info a[href], .venutama a[href]"):
+            href = attr(link, "href")
+            if url_kind(href) == "anime":
+                anime = slug_from_url(href)
+                break
+    return anime, prev_slug, next_slug
+
+
+def _embed_url(root: LexborNode) -> str | None:
+    for selector in (
+        "#pembed iframe",
+        ".player-embed iframe",
+        ".responsive-embed-stream iframe",
+        "#embed_holder iframe",
+        "#lightsVideo iframe",
+    ):
+        src = attr(root.css_first(selector), "src")
+        if src:
+            return src
+    return None
+
+
+def _post_id(tree: LexborHTMLParser, mirrors: list[Mirror]) -> int | None:
+    if mirrors:
+        return mirrors[0].token.id
+    match = _SHORTLINK_RE.search(attr(tree.css_first('link[rel="shortlink"]'), "href") or "")
+    return int(match.group(1)) if match else None
+
+
+def parse_episode(html: str, url: str = "") -> EpisodePage:
+    tree = parse_html(html, "episode", url)
+    root = content_root(tree)
+    if root is None:
+        raise ParseError("episode", url, "player and downloads")
+    embed = _embed_url(root)
+    mirrors = _mirrors(root)
+    downloads: list[DownloadLink] = []
+    for block in root.css(".download"):
+        for _title, rows in download_sections(block):
+            downloads.extend(rows)
+    if embed is None and not mirrors and not downloads:
+        raise ParseError("episode", url, "player (#pembed iframe, .mirrorstream) and downloads")
+    title = node_text(root.css_first("h1.posttl") or root.css_first(".venutama h1"))
+    anime, prev_slug, next_slug = _nav(root)
+    nonce_action, embed_action, from_script = _actions(tree)
+    released = None
+    for span in root.css(".kategoz span"):
+        text = node_text(span)
+        if text.lower().startswith("release on"):
+            released = text[len("release on") :].strip() or None
+    published = parse_full_date(
+        attr(tree.css_first('meta[property="article:published_time"]'), "content")
+    )
+    return EpisodePage(
+        slug=page_slug(tree, url),
+        title=title,
+        anime_slug=anime,
+        prev_slug=prev_slug,
+        next_slug=next_slug,
+        post_id=_post_id(tree, mirrors),
+        default_embed_url=embed,
+        mirrors=mirrors,
+        downloads=downloads,
+        nonce_action=nonce_action,
+        embed_action=embed_action,
+        actions_from_script=from_script,
+        released_text=released,
+        published_on=published,
+    )
+
+
+# --------------------------------------------------------------------------- admin-ajax answers
+
+
+def _ajax_data(body: str | bytes, kind: str) -> str:
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body).decode("utf-8", "replace")
+    if not isinstance(body, str):
+        raise ParseError(kind, "", "JSON body")
+    data = _json_object(body.strip())
+    if data is None:
+        raise ParseError(kind, "", "JSON object")
+    value = data.get("data")
+    if not isinstance(value, str) or not value.strip():
+        raise ParseError(kind, "", '"data" string')
+    return value.strip()
+
+
+def parse_nonce_response(body: str) -> str:
+    """admin-ajax nonce answer `{"data": "<nonce>"}` → the nonce."""
+    return _ajax_data(body, "nonce")
+
+
+def parse_embed_response(body: str) -> str:
+    """admin-ajax embed answer `{"data": "<base64 html>"}` → the `src` of its iframe."""
+    data = _ajax_data(body, "embed")
+    raw = _decode_b64(data)
+    if raw is None:
+        raise ParseError("embed", "", "base64 data")
+    fragment = LexborHTMLParser(raw.decode("utf-8", "replace"))
+    src = attr(fragment.css_first("iframe[src]"), "src") or attr(
+        fragment.css_first("iframe[data-src]"), "data-src"
+    )
+    if not src:
+        raise ParseError("embed", "", "iframe src")
+    return src

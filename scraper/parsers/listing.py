@@ -1,0 +1,353 @@
+"""Card and list pages: home, ongoing/completed lists, genre pages, search, A–Z list,
+genre list and release schedule."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from selectolax.lexbor import LexborNode
+
+from .common import (
+    ParseError,
+    attr,
+    clean,
+    content_root,
+    episode_number,
+    first_number,
+    node_text,
+    own_text,
+    page_date,
+    page_from_url,
+    parse_html,
+    parse_int,
+    parse_score,
+    resolve_short_date,
+    slug_from_url,
+    strip_sub_suffix,
+    url_kind,
+)
+from .types import (
+    AnimeCard,
+    AnimeList,
+    AnimeRef,
+    GenreList,
+    GenrePage,
+    GenreRef,
+    HomePage,
+    ListPage,
+    ScheduleDay,
+    SchedulePage,
+    SearchPage,
+)
+
+WEEKDAYS = frozenset({"senin", "selasa", "rabu", "kamis", "jumat", "jum'at", "sabtu", "minggu"})
+_SEASON_RE = re.compile(r"^(?:winter|spring|summer|fall|autumn)\s+\d{4}$", re.I)
+
+
+def _anime_link(node: LexborNode, selector: str) -> tuple[str | None, LexborNode | None]:
+    """The first link under `node` (matching `selector`) that points at an anime page."""
+    for link in node.css(selector):
+        href = attr(link, "href")
+        slug = slug_from_url(href)
+        if slug and url_kind(href) in ("anime", None):
+            return slug, link
+    return None, None
+
+
+def _poster(node: LexborNode) -> str | None:
+    img = node.css_first("img")
+    return attr(img, "src") or attr(img, "data-src") or attr(img, "data-lazy-src")
+
+
+def genre_refs(links: list[LexborNode]) -> list[GenreRef]:
+    refs = []
+    for link in links:
+        slug = slug_from_url(attr(link, "href"))
+        name = node_text(link)
+        if slug and name:
+            refs.append(GenreRef(slug=slug, name=name))
+    return refs
+
+
+# --------------------------------------------------------------------------- .venz cards
+
+
+def _venz_card(item: LexborNode, reference: datetime.date | None) -> AnimeCard | None:
+    slug, link = _anime_link(item, ".thumb a[href], a[href]")
+    if slug is None or link is None:
+        return None
+    title = node_text(item.css_first(".jdlflm")) or strip_sub_suffix(
+        re.sub(r"\s*\(Episode[^)]*\)", "", clean(attr(link, "title")))
+    )
+    if not title:
+        img = item.css_first("img")
+        title = strip_sub_suffix(clean(attr(img, "alt")))
+    episode_label = node_text(item.css_first(".epz")) or None
+    tipe = node_text(item.css_first(".epztipe"))
+    day = tipe if tipe.lower() in WEEKDAYS or tipe.lower() == "random" else None
+    season = tipe if _SEASON_RE.match(tipe) else None
+    date_text = node_text(item.css_first(".newnime")) or None
+    return AnimeCard(
+        slug=slug,
+        title=title or slug,
+        poster_url=_poster(item),
+        episode_label=episode_label,
+        episode_number=first_number(episode_label),
+        day=day,
+        score=parse_score(tipe),
+        date=resolve_short_date(date_text, reference),
+        date_text=date_text,
+        season=season,
+    )
+
+
+def _venz_cards(venz: LexborNode, reference: datetime.date | None) -> list[AnimeCard]:
+    cards = []
+    items = venz.css("li") or venz.css(".detpost")
+    for item in items:
+        card = _venz_card(item, reference)
+        if card is not None:
+            cards.append(card)
+    return cards
+
+
+def _pagination(root: LexborNode, url: str | None) -> tuple[int, int]:
+    """(current page, last page) from the WordPress `.page-numbers` block, else the URL."""
+    current = None
+    numbers: list[int] = []
+    for node in root.css(".pagination .page-numbers, .pagenavix .page-numbers"):
+        classes = node.attributes.get("class") or ""
+        number = parse_int(node_text(node)) if "next" not in classes else None
+        if number is None:
+            continue
+        numbers.append(number)
+        if "current" in classes.split():
+            current = number
+    if current is None:
+        current = page_from_url(url) or 1
+    return current, max([current, *numbers])
+
+
+def parse_home(html: str, url: str = "") -> HomePage:
+    tree = parse_html(html, "home", url)
+    root = content_root(tree)
+    reference = page_date(html, tree)
+    ongoing: list[AnimeCard] | None = None
+    completed: list[AnimeCard] | None = None
+    unlabelled: list[list[AnimeCard]] = []
+    venzes = root.css(".venz") if root is not None else []
+    for venz in venzes:
+        block = venz.parent
+        label = ""
+        if block is not None:
+            section_link = block.css_first('a[href*="-anime"]')
+            label = " ".join(
+                (attr(section_link, "href") or "", node_text(block.css_first("h1")))
+            ).lower()
+        cards = _venz_cards(venz, reference)
+        if ongoing is None and ("ongoing" in label or "on-going" in label):
+            ongoing = cards
+        elif completed is None and "complete" in label:
+            completed = cards
+        else:
+            unlabelled.append(cards)
+    if not venzes:
+        raise ParseError("home", url, "card lists (.venz)")
+    # Only when a block carries no label at all fall back to the site's order
+    # (on-going first, then complete).
+    if ongoing is None and unlabelled:
+        ongoing = unlabelled.pop(0)
+    if completed is None and unlabelled:
+        completed = unlabelled.pop(0)
+    return HomePage(ongoing=ongoing or [], completed=completed or [])
+
+
+def parse_list_page(html: str, url: str = "") -> ListPage:
+    """`/ongoing-anime/` and `/complete-anime/` (and their `/page/N/`)."""
+    tree = parse_html(html, "list", url)
+    root = content_root(tree)
+    venzes = root.css(".venz") if root is not None else []
+    if not venzes:
+        raise ParseError("list", url, "card list (.venz)")
+    reference = page_date(html, tree)
+    cards = [card for venz in venzes for card in _venz_cards(venz, reference)]
+    page, last_page = _pagination(root, url)
+    return ListPage(cards=cards, page=page, last_page=last_page)
+
+
+# --------------------------------------------------------------------------- genre page
+
+
+def _genre_card(item: LexborNode) -> AnimeCard | None:
+    slug, link = _anime_link(item, ".col-anime-title a[href]")
+    if slug is None:
+        slug, link = _anime_link(item, "a[href]")
+    if slug is None or link is None:
+        return None
+    eps = node_text(item.css_first(".col-anime-eps")) or None
+    paragraphs = [node_text(p) for p in item.css(".col-synopsis p")]
+    synopsis = "\n\n".join(p for p in paragraphs if p) or node_text(item.css_first(".col-synopsis"))
+    cover = item.css_first(".col-anime-cover") or item
+    return AnimeCard(
+        slug=slug,
+        title=node_text(link) or slug,
+        poster_url=_poster(cover),
+        episode_label=eps,
+        episode_number=parse_int(eps),
+        score=parse_score(node_text(item.css_first(".col-anime-rating"))),
+        season=node_text(item.css_first(".col-anime-date")) or None,
+        studio=node_text(item.css_first(".col-anime-studio")) or None,
+        genres=genre_refs(item.css(".col-anime-genre a")),
+        synopsis=synopsis,
+    )
+
+
+def parse_genre_page(html: str, url: str = "") -> GenrePage:
+    tree = parse_html(html, "genre", url)
+    root = content_root(tree)
+    items = root.css(".col-anime") if root is not None else []
+    if not items:
+        raise ParseError("genre", url, "anime cards (.col-anime)")
+    cards = [card for card in (_genre_card(item) for item in items) if card is not None]
+    heading = ""
+    for h1 in root.css(".rvad h1, .page h1"):
+        heading = node_text(h1)
+        if heading:
+            break
+    name = re.sub(r"^Daftar Genre\s*", "", heading, flags=re.I).strip() or None
+    page, last_page = _pagination(root, url)
+    return GenrePage(
+        genre_slug=slug_from_url(url) if url_kind(url) == "genres" else None,
+        genre_name=name,
+        cards=cards,
+        page=page,
+        last_page=last_page,
+    )
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _status(text: str | None) -> str | None:
+    lowered = clean(text).lower()
+    if "ongoing" in lowered or "on-going" in lowered or "on going" in lowered:
+        return "ongoing"
+    if "complete" in lowered or "tamat" in lowered or "selesai" in lowered:
+        return "completed"
+    return None
+
+
+def parse_search(html: str, url: str = "") -> SearchPage:
+    tree = parse_html(html, "search", url)
+    root = content_root(tree)
+    lists = root.css("ul.chivsrc") if root is not None else []
+    if not lists and (root is None or root.css_first(".venser, .venutama") is None):
+        raise ParseError("search", url, "result list (ul.chivsrc)")
+    results = []
+    for item in (li for ul in lists for li in ul.css("li")):
+        slug, link = _anime_link(item, "h2 a[href], a[href]")
+        if slug is None or link is None or url_kind(attr(link, "href")) != "anime":
+            continue  # the list may hold non-anime links such as /genres/action/
+        title = strip_sub_suffix(re.sub(r"\s*\(Episode[^)]*\)", "", node_text(link)))
+        status = score = None
+        genres: list[GenreRef] = []
+        for row in item.css(".set"):
+            label = node_text(row.css_first("b")).strip(":").strip().lower()
+            value = clean(row.text()).split(":", 1)[-1].strip()
+            if label.startswith("genre"):
+                genres = genre_refs(row.css("a"))
+            elif label == "status":
+                status = _status(value)
+            elif label in ("rating", "skor", "score"):
+                score = parse_score(value)
+        results.append(
+            AnimeCard(
+                slug=slug,
+                title=title or slug,
+                poster_url=_poster(item),
+                score=score,
+                status=status,
+                genres=genres,
+            )
+        )
+    page, last_page = _pagination(root, url) if root is not None else (1, 1)
+    return SearchPage(results=results, page=page, last_page=last_page)
+
+
+# --------------------------------------------------------------------------- A–Z, genres, schedule
+
+
+def parse_anime_list(html: str, url: str = "") -> AnimeList:
+    tree = parse_html(html, "anime-list", url)
+    root = content_root(tree)
+    links = root.css("#abtext a[href], .jdlbar a[href], a.hodebgst") if root is not None else []
+    anime: list[AnimeRef] = []
+    seen: set[str] = set()
+    for link in links:
+        href = attr(link, "href")
+        if url_kind(href) != "anime":
+            continue
+        slug = slug_from_url(href)
+        if not slug or slug in seen:
+            continue
+        # The link's own text is the title; a nested malformed <color> marker adds
+        # "Movie"/"On-Going" which is not part of it.
+        title = own_text(link) or node_text(link) or strip_sub_suffix(clean(attr(link, "title")))
+        seen.add(slug)
+        anime.append(AnimeRef(slug=slug, title=title or slug))
+    if not anime:
+        raise ParseError("anime-list", url, "anime links (#abtext .jdlbar a)")
+    return AnimeList(anime=anime)
+
+
+def parse_genre_list(html: str, url: str = "") -> GenreList:
+    tree = parse_html(html, "genre-list", url)
+    root = content_root(tree)
+    links = root.css("ul.genres a[href]") if root is not None else []
+    genres: list[GenreRef] = []
+    seen: set[str] = set()
+    for link in links:
+        href = attr(link, "href")
+        slug = slug_from_url(href)
+        name = node_text(link)
+        if url_kind(href) == "genres" and slug and name and slug not in seen:
+            seen.add(slug)
+            genres.append(GenreRef(slug=slug, name=name))
+    if not genres:
+        raise ParseError("genre-list", url, "genre links (ul.genres a)")
+    return GenreList(genres=genres)
+
+
+def parse_schedule(html: str, url: str = "") -> SchedulePage:
+    tree = parse_html(html, "schedule", url)
+    root = content_root(tree)
+    blocks = root.css(".kglist321") if root is not None else []
+    days = []
+    for block in blocks:
+        day = node_text(block.css_first("h2, h3"))
+        if not day:
+            continue
+        anime = []
+        for link in block.css("li a[href]"):
+            href = attr(link, "href")
+            slug = slug_from_url(href)
+            if slug and url_kind(href) in ("anime", None):
+                anime.append(AnimeRef(slug=slug, title=node_text(link) or slug))
+        days.append(ScheduleDay(day=day, anime=anime))
+    if not days:
+        raise ParseError("schedule", url, "day lists (.kglist321)")
+    return SchedulePage(days=days)
+
+
+__all__ = [
+    "episode_number",
+    "genre_refs",
+    "parse_anime_list",
+    "parse_genre_list",
+    "parse_genre_page",
+    "parse_home",
+    "parse_list_page",
+    "parse_schedule",
+    "parse_search",
+]
