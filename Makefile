@@ -1,0 +1,49 @@
+# Two commands set everything up: `make run` and `make test` (README.md).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# mysqlclient needs the MariaDB/MySQL client headers; install it only where they exist so a
+# bare machine with just Python can still run the site on SQLite.
+EXTRAS := dev$(shell pkg-config --exists mariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null && echo ,mysql)
+
+.PHONY: run test lint format demo bench venv migrate worker clean
+
+$(VENV)/.installed-$(EXTRAS): pyproject.toml
+	@test -x $(PY) || "$$(scripts/find-python.sh)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(VENV)/.installed-$(EXTRAS)
+
+migrate: venv
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
+
+# The site on SQLite + in-process cache + django-q2's ORM broker, with a worker beside it.
+# On an empty database the worker starts the first crawl of OTAKUDESU_BASE_URL.
+run: migrate
+	DEBUG=$${DEBUG:-1} AUTO_FIRST_CRAWL=$${AUTO_FIRST_CRAWL:-1} scripts/run-dev.sh $(HOST) $(PORT)
+
+# Fills the site offline from the project's own fake origin, then serves it.
+demo: migrate
+	DEBUG=$${DEBUG:-1} scripts/demo.sh $(HOST) $(PORT)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: venv
+	@for f in bench/bench_*.py; do echo "== $$f"; DEBUG=1 $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,33 @@
+"""Shared pytest setup: environment defaults, the backend banner, static storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_PAGES = REPO_ROOT.parent / "shared" / "otakudesu-pages"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return [f"otakusite: database backend {db['ENGINE'].rsplit('.', 1)[-1]}, cache {cache}"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    from django.db import connection
+
+    terminalreporter.write_line(
+        f"otakusite: tests ran on {connection.vendor} ({connection.settings_dict['ENGINE']})"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    from django.core.cache import cache
+
+    cache.clear()

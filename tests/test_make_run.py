@@ -1,0 +1,75 @@
+"""`make run` on a fresh database serves the site and the admin."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen[bytes], deadline: float) -> int:
+    # Polls until the server answers; this waits for start-up, it does not time anything.
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"make run exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")
+
+
+@pytest.fixture
+def make_run(tmp_path) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
+    env.update(
+        OTAKUSITE_VAR_DIR=str(tmp_path),
+        PORT=str(port),
+        # Nothing listens on the discard port: the origin is "unreachable", offline.
+        OTAKUDESU_BASE_URL="http://127.0.0.1:9",
+        DJANGO_SETTINGS_MODULE="otakusite.settings",
+    )
+    env.pop("SECRET_KEY", None)
+    log = (tmp_path / "make-run.log").open("wb")
+    proc = subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc, time.monotonic() + 120)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_make_run_serves_home_and_admin_login(make_run: str) -> None:
+    with urllib.request.urlopen(make_run + "/", timeout=10) as response:
+        assert response.status == 200
+        assert "otakusite" in response.read().decode()
+    with urllib.request.urlopen(make_run + "/admin/login/", timeout=10) as response:
+        assert response.status == 200
