@@ -85,6 +85,12 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()
+            # Without NODELAY, headers and body written separately meet delayed ACKs and
+            # every keep-alive request costs ~40 ms.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass  # keep test output clean
 
@@ -141,7 +147,7 @@ def scripted_server() -> Iterator[ScriptedServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server = ScriptedServer(httpd=httpd, release=threading.Event())
     httpd.RequestHandlerClass = _handler_for(server)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
