@@ -358,18 +358,14 @@ class OriginClient:
         return self.base_url + (path if path.startswith("/") else "/" + path)
 
     def allow_host(self, host: str) -> None:
-        """Allow fetching from ``host`` (``name``, ``name:port`` or a URL); without a port
-        every port of that host is allowed."""
+        """Allow fetching from ``host`` (``name``, ``name:port`` or a URL); without an
+        explicit port every port (and so both http and https) of that host is allowed."""
         text = host.strip()
         url = httpx.URL(text if "://" in text else f"http://{text}")
         if not url.host:
             raise ValueError(f"not a host: {host!r}")
-        name = url.host.rstrip(".").lower()
-        explicit_port = url.port
-        if "://" in text and explicit_port is None:
-            explicit_port = _DEFAULT_PORTS.get(url.scheme)
         with self._lock:
-            self._allowed.add((name, explicit_port or 0))
+            self._allowed.add((url.host.rstrip(".").lower(), url.port or 0))
 
     def is_allowed(self, url: str) -> bool:
         key = _host_key(httpx.URL(url))
@@ -602,9 +598,17 @@ class OriginClient:
 
     # ------------------------------------------------------------------ cookies
 
+    def _cookie_list(self) -> list[http.cookiejar.Cookie]:
+        jar = self._http.cookies.jar
+        # httpx updates the jar from worker threads under the jar's own lock; iterating
+        # without it can hit "dictionary changed size during iteration".
+        lock = getattr(jar, "_cookies_lock", None) or contextlib.nullcontext()
+        with lock:
+            return list(jar)
+
     def _cookie_snapshot(self) -> frozenset[tuple[Any, ...]]:
         return frozenset(
-            (c.name, c.value, c.domain, c.path, c.expires) for c in self._http.cookies.jar
+            (c.name, c.value, c.domain, c.path, c.expires) for c in self._cookie_list()
         )
 
     def _cookies_maybe_changed(self) -> None:
@@ -630,7 +634,8 @@ class OriginClient:
         if self._cookie_path is None:
             return
         with self._lock:
-            snapshot = self._cookie_snapshot()
+            cookies = self._cookie_list()
+            snapshot = frozenset((c.name, c.value, c.domain, c.path, c.expires) for c in cookies)
             records = [
                 {
                     "name": c.name,
@@ -639,10 +644,11 @@ class OriginClient:
                     "path": c.path,
                     "expires": c.expires,
                     "secure": c.secure,
-                    "httpOnly": c.has_nonstandard_attr("HttpOnly"),
+                    "httpOnly": c.has_nonstandard_attr("HttpOnly")
+                    or c.has_nonstandard_attr("httponly"),
                     "hostOnly": not c.domain_specified,
                 }
-                for c in self._http.cookies.jar
+                for c in cookies
             ]
             path = self._cookie_path
             path.parent.mkdir(parents=True, exist_ok=True)

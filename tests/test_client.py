@@ -314,6 +314,13 @@ def test_embed_host_allowed_after_allow_host(origin, other, fake_time):
     assert seen[0].headers["referer"].startswith(origin.base_url)
 
 
+def test_allow_host_without_port_allows_every_port_of_that_host(origin, other, fake_time):
+    other.default("/e/2", Reply(200, "player"))
+    with make_client(origin, fake_time) as client:
+        client.allow_host("http://127.0.0.1/")
+        assert client.fetch_embed(other.base_url + "/e/2").text == "player"
+
+
 def test_otakudesu_links_are_rewritten_onto_the_base(origin, fake_time):
     origin.default("/anime/contoh-judul/", Reply(200, PAGE))
     with make_client(origin, fake_time) as client:
