@@ -90,6 +90,11 @@ def download_sections(container: LexborNode) -> list[tuple[str, list[DownloadLin
     return sections
 
 
+def has_nested(node: LexborNode, selector: str) -> bool:
+    """Whether a descendant (not `node` itself, which lexbor's css() includes) matches."""
+    return any(match.mem_id != node.mem_id for match in node.css(selector))
+
+
 def _anime_slug(root: LexborNode) -> str | None:
     # Most specific first: the "all episodes" link, the info block, the help box; then any.
     for selector in (".totalepisode a", ".animeinfo a", ".alert-info a", ".venser a"):
@@ -115,7 +120,7 @@ def parse_batch(html: str, url: str = "") -> BatchPage:
     downloads: list[DownloadLink] = []
     title = ""
     for block in blocks:
-        if block.css_first(".batchlink") is not None:
+        if has_nested(block, ".batchlink"):
             continue  # .download2 wrapping a .batchlink: read the inner one only
         for section_title, rows in download_sections(block):
             title = title or section_title
@@ -136,7 +141,7 @@ def parse_lengkap(html: str, url: str = "") -> LengkapPage:
     blocks = root.css(".download, .batchlink, .download2") if root is not None else []
     sections: list[DownloadSection] = []
     for block in blocks:
-        if block.css_first(".download, .batchlink") is not None:
+        if has_nested(block, ".download, .batchlink"):
             continue  # read only innermost download blocks, each once
         for title, rows in download_sections(block):
             if not rows:

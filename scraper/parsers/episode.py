@@ -36,16 +36,19 @@ _SHORTLINK_RE = re.compile(r"[?&]p=(\d{1,12})\b")
 _MAX_TOKEN_CHARS = 400
 
 
+_B64_RE = re.compile(r"[A-Za-z0-9+/_\-]*={0,2}")
+
+
 def _decode_b64(text: str) -> bytes | None:
-    text = text.strip()
-    padded = text + "=" * (-len(text) % 4)
+    """Strict base64 (standard or URL-safe alphabet, padding optional); None otherwise."""
+    text = "".join(text.split())
+    if not _B64_RE.fullmatch(text):
+        return None
+    text = text.rstrip("=").replace("-", "+").replace("_", "/")
     try:
-        return base64.b64decode(padded, validate=True)
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
-        try:
-            return base64.urlsafe_b64decode(padded)
-        except (binascii.Error, ValueError):
-            return None
+        return None
 
 
 def _json_object(raw: bytes | str) -> dict[str, Any] | None:

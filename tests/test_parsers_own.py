@@ -1,0 +1,508 @@
+"""Parsers on made-up pages covering what the real captures lack."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+
+import pytest
+
+from scraper.parsers import (
+    KNOWN_EMBED_ACTION,
+    KNOWN_NONCE_ACTION,
+    PARSERS,
+    ParseError,
+    parse_anime_list,
+    parse_batch,
+    parse_detail,
+    parse_embed_response,
+    parse_episode,
+    parse_genre_page,
+    parse_home,
+    parse_lengkap,
+    parse_list_page,
+    parse_nonce_response,
+    parse_search,
+    slug_from_url,
+    to_jsonable,
+)
+from scraper.parsers.common import parse_full_date, resolve_short_date
+
+from .parser_pages.builders import (
+    ORIGIN,
+    detail_body,
+    episode_body,
+    info_row,
+    mirror_script,
+    pagination,
+    prettify,
+    venz_card,
+    wrap,
+)
+
+D = datetime.date
+DETAIL_URL = f"{ORIGIN}/anime/kumo-shitateya-sub-indo/"
+EPISODE_URL = f"{ORIGIN}/episode/kns-episode-12-5-sub-indo/"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.mark.parametrize(
+    ("url", "slug"),
+    [
+        ("https://otakudesu.best/anime/oshi-ko-s3-sub-indo/", "oshi-ko-s3-sub-indo"),
+        ("https://otakudesu.blog/anime/oshi-ko-s3-sub-indo", "oshi-ko-s3-sub-indo"),
+        ("/anime/oshi-ko-s3-sub-indo/", "oshi-ko-s3-sub-indo"),
+        ("//otakudesu.cloud/episode/x-episode-1-sub-indo/?a=1#c", "x-episode-1-sub-indo"),
+        ("http://otakudesu.lol/batch/knh-batch-sub-indo/", "knh-batch-sub-indo"),
+        ("/lengkap/knh-sub-indo/", "knh-sub-indo"),
+        ("https://otakudesu.best/genres/romance/page/3/", "romance"),
+        ("https://otakudesu.best/ongoing-anime/page/2/", "ongoing-anime"),
+        ("https://otakudesu.best/", None),
+        ("", None),
+    ],
+)
+def test_slug_from_url_any_domain(url: str, slug: str | None) -> None:
+    assert slug_from_url(url) == slug
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("14 Agustus,2026", D(2026, 8, 14)),
+        ("11 Februari, 2026", D(2026, 2, 11)),
+        ("Apr 03, 2026", D(2026, 4, 3)),
+        ("Okt 05, 2025", D(2025, 10, 5)),
+        ("31 Februari,2026", None),
+        ("Unknown", None),
+    ],
+)
+def test_full_dates(text: str, date: D | None) -> None:
+    assert parse_full_date(text) == date
+
+
+def test_card_dates_turn_the_year() -> None:
+    january = D(2026, 1, 3)
+    assert resolve_short_date("27 Des", january) == D(2025, 12, 27)
+    assert resolve_short_date("02 Jan", january) == D(2026, 1, 2)
+    assert resolve_short_date("15 Agu", D(2026, 8, 14)) == D(2026, 8, 15)
+    assert resolve_short_date("15 Agu", None) is None
+
+
+# --------------------------------------------------------------------------- detail
+
+
+def test_completed_anime_with_batch_and_lengkap() -> None:
+    html = wrap(
+        detail_body(
+            batch=("kns-batch-sub-indo", "Kumo no Shitateya [BATCH] Subtitle Indonesia"),
+            lengkap=("kns-sub-indo", "Kumo no Shitateya Sub Indo : Episode 1 – 12 (End)"),
+        )
+    )
+    detail = parse_detail(html, DETAIL_URL)
+    assert detail.slug == "kumo-shitateya-sub-indo"
+    assert detail.status == "completed"
+    assert detail.producers == ["Aniplex", "Sora Records", "Pony Canyon"]
+    assert detail.duration == "24 min. per ep."
+    assert detail.release_date == D(2025, 10, 5)
+    assert detail.batch is not None
+    assert (detail.batch.slug, detail.batch.title) == (
+        "kns-batch-sub-indo",
+        "Kumo no Shitateya [BATCH] Subtitle Indonesia",
+    )
+    assert detail.lengkap is not None
+    assert detail.lengkap.slug == "kns-sub-indo"
+    assert [e.slug for e in detail.episodes] == [
+        "kns-episode-12-sub-indo",
+        "kns-episode-11-sub-indo",
+    ]
+    assert detail.episodes[0].published_on == D(2025, 12, 21)
+    assert detail.synopsis == "Seorang penjahit muda membuka toko di kota awan."
+    data = to_jsonable(detail)
+    assert data["batch"] == {"slug": "kns-batch-sub-indo", "title": detail.batch.title}
+    assert "release_date_text" not in data
+    assert data["release_date"] == "2025-10-05"
+
+
+def test_episode_numbers_half_and_specials() -> None:
+    episodes = [
+        ("kns-episode-12-5-sub-indo", "Kumo Episode 12.5 Subtitle Indonesia", "1 Januari,2026"),
+        ("kns-special-sub-indo", "Kumo Special Subtitle Indonesia", "25 Desember,2025"),
+        ("kns-ova-sub-indo", "Kumo OVA Subtitle Indonesia", "24 Desember,2025"),
+        ("pembatas-episode-kumo", "------", ""),
+        ("kns-episode-1-sub-indo", "Kumo Episode 1 Subtitle Indonesia", "5 Oktober,2025"),
+    ]
+    detail = parse_detail(wrap(detail_body(episodes=episodes)), DETAIL_URL)
+    assert [e.number for e in detail.episodes] == [12.5, None, None, 1]
+    assert [e.slug for e in detail.episodes][1:3] == ["kns-special-sub-indo", "kns-ova-sub-indo"]
+    assert to_jsonable(detail)["episodes"][0]["number"] == 12.5
+
+
+def test_no_episodes_yet_and_missing_optional_rows() -> None:
+    rows = [("Judul", "Belum Tayang"), ("Status", "Ongoing"), ("Total Episode", "Unknown")]
+    html = wrap(detail_body(rows=rows, episodes=[], synopsis=""))
+    detail = parse_detail(html, f"{ORIGIN}/anime/belum-tayang-sub-indo/")
+    assert detail.title == "Belum Tayang"
+    assert detail.episodes == []
+    assert (detail.batch, detail.lengkap) == (None, None)
+    assert detail.total_episodes is None
+    assert (detail.score, detail.title_japanese, detail.type, detail.duration) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert (detail.release_date, detail.producers, detail.studios, detail.genres) == (
+        None,
+        [],
+        [],
+        [],
+    )
+    assert detail.synopsis == ""
+    assert detail.status == "ongoing"
+
+
+def test_rows_matched_by_label_not_position() -> None:
+    rows = [
+        ("Studio", "Studio Kumo"),
+        ("Skor", "6.5"),
+        ("Judul", "Urutan Acak"),
+        ("Tanggal Rilis", "14 Agustus,2026"),
+    ]
+    detail = parse_detail(wrap(detail_body(rows=rows)), DETAIL_URL)
+    assert (detail.title, detail.score, detail.studios) == ("Urutan Acak", 6.5, ["Studio Kumo"])
+    assert detail.release_date == D(2026, 8, 14)
+
+
+def test_entities_in_titles_are_decoded() -> None:
+    rows = [("Judul", "Tom &amp; Jerry&#8217;s &quot;Day&quot;"), ("Skor", "N/A")]
+    detail = parse_detail(wrap(detail_body(rows=rows)), DETAIL_URL)
+    assert detail.title == 'Tom & Jerry\u2019s "Day"'
+    assert detail.score is None
+
+
+def test_other_domain_relative_links_prettified_and_fragment_parse_the_same() -> None:
+    reference = parse_detail(wrap(detail_body()), DETAIL_URL)
+    variants = [
+        wrap(detail_body(origin="https://otakudesu.cloud")),
+        wrap(detail_body(origin="")),
+        prettify(wrap(detail_body())),
+        '<div id="venkonten">' + detail_body() + "</div>",
+    ]
+    for html in variants:
+        detail = parse_detail(html, DETAIL_URL)
+        assert [e.slug for e in detail.episodes] == [e.slug for e in reference.episodes]
+        assert detail.genres == reference.genres
+        assert (detail.title, detail.score, detail.producers, detail.synopsis) == (
+            reference.title,
+            reference.score,
+            reference.producers,
+            reference.synopsis,
+        )
+
+
+def test_genres_row_without_span() -> None:
+    genres = '<a href="/genres/drama/">Drama</a>'
+    body = detail_body().replace(
+        info_row("Judul", "Kumo no Shitateya"),
+        info_row("Judul", "Kumo no Shitateya") + info_row("Genres", genres, span=False),
+    )
+    body = body.replace("<b>Genre</b>", "<b>Tags</b>")
+    detail = parse_detail(wrap(body), DETAIL_URL)
+    assert [g.slug for g in detail.genres] == ["drama"]
+
+
+def test_changed_detail_layout_raises_parse_error() -> None:
+    html = wrap('<div class="venser"><div class="newinfo"><dl><dt>Judul</dt></dl></div></div>')
+    with pytest.raises(ParseError) as caught:
+        parse_detail(html, DETAIL_URL)
+    assert (caught.value.kind, caught.value.url) == ("detail", DETAIL_URL)
+    assert caught.value.missing in str(caught.value)
+    assert DETAIL_URL in str(caught.value)
+
+
+# --------------------------------------------------------------------------- episode
+
+
+def test_episode_12_5_with_script_actions() -> None:
+    html = wrap(episode_body(), tail=mirror_script("nonce123abc", "embed456def"))
+    ep = parse_episode(html, EPISODE_URL)
+    assert ep.slug == "kns-episode-12-5-sub-indo"
+    assert ep.title == "Kumo no Shitateya Episode 12.5 Subtitle Indonesia"
+    assert (ep.anime_slug, ep.prev_slug, ep.next_slug) == (
+        "kumo-shitateya-sub-indo",
+        "kns-episode-12-sub-indo",
+        None,
+    )
+    assert ep.post_id == 50505
+    assert ep.default_embed_url == "https://player.example/embed/?id=abc&x=1"
+    assert [(m.quality, m.provider, m.token.i, m.is_default) for m in ep.mirrors] == [
+        ("360p", "alpha", 0, True),
+        ("360p", "beta", 1, False),
+        ("720p", "gamma", 0, False),
+    ]
+    assert (ep.nonce_action, ep.embed_action) == ("nonce123abc", "embed456def")
+    assert [(d.format, d.quality, d.provider, d.size) for d in ep.downloads] == [
+        ("mp4", "480p", "HostA", "45.0 MB"),
+        ("mp4", "480p", "HostB", "45.0 MB"),
+        ("mkv", "720p", "HostA", "1.2 GB"),
+        ("x265", "720p", "HostA", None),
+    ]
+    assert ep.downloads[2].size_bytes == int(1.2 * 1024**3)
+    assert ep.released_text == "9:30 pm"
+
+
+def test_episode_without_script_falls_back_to_known_actions() -> None:
+    ep = parse_episode('<div id="venkonten">' + episode_body() + "</div>", EPISODE_URL)
+    assert (ep.nonce_action, ep.embed_action) == (KNOWN_NONCE_ACTION, KNOWN_EMBED_ACTION)
+    assert not ep.actions_from_script
+
+
+def test_episode_with_only_downloads_or_only_player() -> None:
+    only_downloads = parse_episode(wrap(episode_body(player=False, mirrors=False)), EPISODE_URL)
+    assert only_downloads.default_embed_url is None
+    assert only_downloads.mirrors == []
+    assert only_downloads.post_id is None
+    assert len(only_downloads.downloads) == 4
+    only_player = parse_episode(wrap(episode_body(mirrors=False, downloads=False)), EPISODE_URL)
+    assert only_player.downloads == []
+    assert only_player.default_embed_url is not None
+
+
+def test_episode_without_player_or_downloads_raises() -> None:
+    html = wrap(episode_body(player=False, mirrors=False, downloads=False))
+    with pytest.raises(ParseError) as caught:
+        parse_episode(html, EPISODE_URL)
+    assert caught.value.kind == "episode"
+    assert "player" in caught.value.missing
+
+
+def test_episode_prettified_other_domain() -> None:
+    base = parse_episode(wrap(episode_body()), EPISODE_URL)
+    other = parse_episode(prettify(wrap(episode_body(origin="https://otakudesu.blog"))), "")
+    assert other.mirrors == base.mirrors
+    assert other.downloads == base.downloads
+    assert (other.anime_slug, other.prev_slug, other.title) == (
+        base.anime_slug,
+        base.prev_slug,
+        base.title,
+    )
+
+
+def test_garbled_mirror_token_is_skipped() -> None:
+    # The first mirror's token is valid base64 of "not json", the second is not base64.
+    body = episode_body().replace('data-content="', 'data-content="bm90IGpzb24=" x="', 1)
+    body = body.replace('data-content="eyJ', 'data-content="!!eyJ', 1)
+    ep = parse_episode(wrap(body), EPISODE_URL)
+    assert [m.provider for m in ep.mirrors] == ["gamma"]
+
+
+# --------------------------------------------------------------------------- admin-ajax
+
+
+def test_nonce_and_embed_answers() -> None:
+    assert parse_nonce_response('{"data":"ca81c19476"}') == "ca81c19476"
+    html = (
+        '<div class="x"><iframe src="https://filedon.example/embed/Qv1" frameborder="0">'
+        "</iframe></div>"
+    )
+    body = json.dumps({"data": base64.b64encode(html.encode()).decode()})
+    assert parse_embed_response(body) == "https://filedon.example/embed/Qv1"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["", "0", "<html>", '{"data": 5}', '{"data": ""}', "[[[[", '{"success": false}', "[" * 5000],
+)
+def test_junk_ajax_answers_raise_parse_error(body: str) -> None:
+    with pytest.raises(ParseError):
+        parse_nonce_response(body)
+    with pytest.raises(ParseError):
+        parse_embed_response(body)
+
+
+def test_embed_answer_without_iframe_raises() -> None:
+    body = json.dumps({"data": base64.b64encode(b"<p>nothing</p>").decode()})
+    with pytest.raises(ParseError):
+        parse_embed_response(body)
+    with pytest.raises(ParseError):
+        parse_embed_response('{"data": "%%% not base64 %%%"}')
+
+
+# --------------------------------------------------------------------------- lists
+
+
+def test_completed_list_page_two() -> None:
+    cards = "".join(
+        venz_card(f"show-{n}-sub-indo", f"Show {n}", f"{n} Episode", "7.0" + str(n), "02 Jan")
+        for n in range(1, 4)
+    ) + venz_card("old-sub-indo", "Old &amp; Gold", "24 Episode", "Fall 2025", "30 Des")
+    body = (
+        '<div class="venutama"><div class="rseries"><div class="rapi"><div class="venz"><ul>'
+        + cards
+        + "</ul></div></div></div>"
+        + pagination(2, 9, f"{ORIGIN}/complete-anime/")
+        + "</div>"
+    )
+    listing = parse_list_page(wrap(body), f"{ORIGIN}/complete-anime/page/2/")
+    assert (listing.page, listing.last_page) == (2, 9)
+    assert [c.score for c in listing.cards] == [7.01, 7.02, 7.03, None]
+    assert [c.episode_number for c in listing.cards] == [1, 2, 3, 24]
+    assert listing.cards[-1].title == "Old & Gold"
+    assert listing.cards[-1].date == D(2025, 12, 30)
+    assert listing.cards[0].date == D(2026, 1, 2)
+    assert PARSERS["completed"] is PARSERS["ongoing"] is parse_list_page
+
+
+def test_home_blocks_found_by_label_not_order() -> None:
+    complete = (
+        f'<div class="rapi"><a href="{ORIGIN}/complete-anime/"><div class="rvad">'
+        '<h1>Complete Anime</h1></div></a><div class="venz"><ul>'
+        + venz_card("done-sub-indo", "Done", "12 Episode", "8.1", "01 Jan")
+        + "</ul></div></div>"
+    )
+    ongoing = (
+        f'<div class="rapi"><a href="{ORIGIN}/ongoing-anime/"><div class="rvad">'
+        '<h1>On-going Anime</h1></div></a><div class="venz"><ul>'
+        + venz_card("airing-sub-indo", "Airing", "Episode 3", "Sabtu", "02 Jan")
+        + "</ul></div></div>"
+    )
+    home = parse_home(wrap(f'<div class="venutama">{complete}{ongoing}</div>'), ORIGIN + "/")
+    assert [c.slug for c in home.ongoing] == ["airing-sub-indo"]
+    assert home.ongoing[0].day == "Sabtu"
+    assert [c.slug for c in home.completed] == ["done-sub-indo"]
+    assert home.completed[0].score == 8.1
+
+
+def test_search_results_by_label() -> None:
+    def item(slug: str, title: str, rows: str, *, img_first: bool = True) -> str:
+        img = f'<img src="{ORIGIN}/wp-content/uploads/{slug}.jpg">'
+        h2 = f'<h2><a href="{ORIGIN}/anime/{slug}/">{title}</a></h2>'
+        return f'<li style="list-style:none;">{img + h2 if img_first else h2 + img}{rows}</li>'
+
+    rows = (
+        '<div class="set"><b>Genres</b> : <a href="/genres/action/" rel="tag">Action</a>, '
+        '<a href="/genres/comedy/" rel="tag">Comedy</a></div>'
+        '<div class="set"><b>Status</b> : Completed</div>'
+        '<div class="set"><b>Rating</b> : 7.39</div>'
+    )
+    swapped = (
+        '<div class="set"><b>Rating</b> : 6.1</div><div class="set"><b>Status</b> : Ongoing</div>'
+    )
+    body = (
+        '<div class="venser"><div class="venutama"><ul class="chivsrc">'
+        + item("kumo-sub-indo", "Kumo (Episode 1 - 24) Subtitle Indonesia", rows)
+        + item("naga-sub-indo", "Naga Subtitle Indonesia", swapped, img_first=False)
+        + '<li><h2><a href="/genres/action/">Action</a></h2></li>'
+        + "</ul></div></div>"
+    )
+    page = parse_search(wrap(body), f"{ORIGIN}/?s=kumo&post_type=anime")
+    assert [(r.slug, r.title, r.status, r.score) for r in page.results] == [
+        ("kumo-sub-indo", "Kumo", "completed", 7.39),
+        ("naga-sub-indo", "Naga", "ongoing", 6.1),
+    ]
+    assert [g.slug for g in page.results[0].genres] == ["action", "comedy"]
+    assert page.results[1].poster_url == f"{ORIGIN}/wp-content/uploads/naga-sub-indo.jpg"
+
+
+def test_empty_search_and_non_page() -> None:
+    empty = parse_search(wrap('<div class="venser"><h2>Tidak ditemukan</h2></div>'), "")
+    assert empty.results == []
+    with pytest.raises(ParseError):
+        parse_search("<p>hello</p>", "")
+
+
+def test_genre_page_changed_layout_raises() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_genre_page(wrap('<div class="page"><div class="card">x</div></div>'), "/genres/x/")
+    assert caught.value.kind == "genre"
+
+
+def test_anime_list_relative_links() -> None:
+    body = (
+        '<div id="abtext"><div class="bariskelom"><div class="barispenz"><a name="K">K</a></div>'
+        '<div class="penzbar"></div><div class="penzbar"><div class="jdlbar"><ul><li>'
+        '<a class="hodebgst" href="/anime/kumo-sub-indo/" title="x">Kumo &amp; Ame '
+        '<color <span style="c"><span style="d">On-Going</span></color></a></li></ul></div></div>'
+        "</div></div>"
+    )
+    listing = parse_anime_list(wrap(body), "")
+    assert to_jsonable(listing) == {"anime": [{"slug": "kumo-sub-indo", "title": "Kumo & Ame"}]}
+
+
+# --------------------------------------------------------------------------- batch / lengkap
+
+
+def _batch_body(label_a: str, label_b: str) -> str:
+    return (
+        '<div class="venser"><div class="jdlrx"><h1>Kumo no Shitateya Batch Subtitle Indonesia</h1>'
+        '</div><div class="animeinfo"><div class="totalepisode">'
+        f'<a href="{ORIGIN}/anime/kumo-shitateya-sub-indo/">Semua Episode</a></div></div>'
+        '<div class="download2"><div class="batchlink"><h4>Kumo no Shitateya Batch</h4><ul>'
+        f'<li><strong>{label_a}</strong><a href="https://files.example/b1">HostA</a>'
+        '<a href="https://files.example/b2">HostB</a><i>1.1 GB</i></li>'
+        f'<li><strong>{label_b}</strong><a href="https://files.example/b3">HostA</a>'
+        "<i>2.5 GB</i></li></ul></div></div></div>"
+    )
+
+
+def test_batch_page_either_label_order() -> None:
+    batch = parse_batch(wrap(_batch_body("MP4 480p", "720p MP4")), f"{ORIGIN}/batch/kns-batch/")
+    assert batch.slug == "kns-batch"
+    assert batch.anime_slug == "kumo-shitateya-sub-indo"
+    assert batch.title == "Kumo no Shitateya Batch"
+    assert [(d.format, d.quality, d.provider, d.size) for d in batch.downloads] == [
+        ("mp4", "480p", "HostA", "1.1 GB"),
+        ("mp4", "480p", "HostB", "1.1 GB"),
+        ("mp4", "720p", "HostA", "2.5 GB"),
+    ]
+    with pytest.raises(ParseError):
+        parse_batch(wrap(detail_body()), f"{ORIGIN}/batch/kns-batch/")
+
+
+def test_lengkap_sections() -> None:
+    def section(title: str, href: str) -> str:
+        return (
+            f"<h4>{title}</h4><ul><li><strong>Mp4 720p</strong>"
+            f'<a href="{href}">HostA</a><i>100 MB</i></li></ul>'
+        )
+
+    body = (
+        '<div class="venser"><div class="jdlrx"><h1>Kumo no Shitateya Lengkap</h1></div>'
+        '<div class="download">'
+        + section("Kumo no Shitateya Episode 1 Subtitle Indonesia", "https://files.example/e1")
+        + section("Kumo no Shitateya Episode 2 Subtitle Indonesia", "https://files.example/e2")
+        + section("Kumo no Shitateya Batch Subtitle Indonesia", "https://files.example/bb")
+        + "</div></div>"
+    )
+    page = parse_lengkap(wrap(body), f"{ORIGIN}/lengkap/kns-sub-indo/")
+    assert page.slug == "kns-sub-indo"
+    assert [(s.episode_number, s.is_batch) for s in page.sections] == [
+        (1, False),
+        (2, False),
+        (None, True),
+    ]
+    assert page.sections[1].downloads[0].url == "https://files.example/e2"
+    with pytest.raises(ParseError):
+        parse_lengkap(wrap('<div class="venser"></div>'), "")
+
+
+def test_parse_error_never_hides_kind_for_every_parser() -> None:
+    for kind, parser in PARSERS.items():
+        if kind == "search":
+            continue  # an empty result list is a valid search page
+        with pytest.raises(ParseError):
+            parser("<html><body><p>Maintenance</p></body></html>", "https://x/")
+
+
+def test_genre_page_year_and_pagination_from_url() -> None:
+    card = (
+        '<div class="col-anime-con"><div class="col-anime"><div class="col-anime-title">'
+        '<a href="/anime/kumo-sub-indo/">Kumo</a></div><div class="col-anime-eps">12 Eps</div>'
+        "</div></div>"
+    )
+    page = parse_genre_page(wrap(f'<div class="page">{card}</div>'), "/genres/drama/page/4/")
+    assert (page.genre_slug, page.page, page.last_page) == ("drama", 4, 4)
+    assert page.cards[0].episode_number == 12
