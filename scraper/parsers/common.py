@@ -18,9 +18,11 @@ class ParseError(Exception):
 
     def __init__(self, kind: str, url: str | None, missing: str) -> None:
         self.kind = kind
-        self.url = url or ""
+        self.url = url if isinstance(url, str) else ""
         self.missing = missing
-        super().__init__(f"cannot parse {kind} page {self.url or '<no url>'}: missing {missing}")
+        # One line whatever the URL holds (it may come from user input or a mangled page).
+        shown = " ".join(self.url.split())[:300] or "<no url>"
+        super().__init__(f"cannot parse {kind} page {shown}: missing {missing}")
 
 
 # --------------------------------------------------------------------------- parsing
