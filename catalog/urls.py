@@ -1,12 +1,22 @@
 from django.urls import path
 
-from catalog import views
+from catalog import feeds, views
 
 app_name = "catalog"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("ongoing/", views.ongoing, name="ongoing"),
+    path("completed/", views.completed, name="completed"),
+    path("anime/", views.anime_index, name="anime_index"),
     path("anime/<str:slug>/", views.anime_detail, name="anime"),
+    path("anime/<str:slug>/feed/", feeds.AnimeEpisodesFeed(), name="anime_feed"),
     path("episode/<str:slug>/", views.episode_detail, name="episode"),
+    path("genres/", views.genre_index, name="genres"),
     path("genres/<str:slug>/", views.genre_detail, name="genre"),
+    path("jadwal/", views.jadwal, name="jadwal"),
+    path("search/", views.search, name="search"),
+    path("feed/", feeds.LatestEpisodesFeed(), name="feed"),
+    path("api/mirror/<int:link_id>/", views.mirror, name="mirror"),
+    path("bahasa/<str:code>/", views.set_language, name="set_language"),
 ]

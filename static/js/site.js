@@ -1,0 +1,214 @@
+/* otakusite: mirror switching, watch history and "continue watching".
+ * Loaded with `defer` from static/ (the CSP forbids inline scripts). No dependencies. */
+(function () {
+  "use strict";
+
+  var HISTORY_KEY = "otakusite:history";   // newest first: one entry per anime
+  var WATCHED_KEY = "otakusite:watched";   // episode slug -> timestamp
+  var HISTORY_MAX = 24;
+  var WATCHED_MAX = 3000;
+
+  function load(key, fallback) {
+    try {
+      var raw = window.localStorage.getItem(key);
+      return raw ? JSON.parse(raw) : fallback;
+    } catch (e) {
+      return fallback;  // storage disabled or corrupt: behave like a first visit
+    }
+  }
+
+  function save(key, value) {
+    try {
+      window.localStorage.setItem(key, JSON.stringify(value));
+    } catch (e) { /* quota or privacy mode: history is a nicety */ }
+  }
+
+  function recordWatch(body) {
+    var d = body.dataset;
+    if (!d.episode) { return; }
+    var history = load(HISTORY_KEY, []);
+    if (!Array.isArray(history)) { history = []; }
+    history = history.filter(function (h) { return h && h.anime !== d.anime; });
+    history.unshift({
+      anime: d.anime, animeTitle: d.animeTitle, animeUrl: d.animeUrl, poster: d.poster,
+      episode: d.episode, episodeUrl: d.episodeUrl, label: d.episodeLabel, at: Date.now()
+    });
+    save(HISTORY_KEY, history.slice(0, HISTORY_MAX));
+    var watched = load(WATCHED_KEY, {});
+    if (typeof watched !== "object" || watched === null || Array.isArray(watched)) { watched = {}; }
+    watched[d.episode] = Date.now();
+    var slugs = Object.keys(watched);
+    if (slugs.length > WATCHED_MAX) {
+      slugs.sort(function (a, b) { return watched[a] - watched[b]; });
+      slugs.slice(0, slugs.length - WATCHED_MAX).forEach(function (s) { delete watched[s]; });
+    }
+    save(WATCHED_KEY, watched);
+  }
+
+  function markWatched() {
+    var watched = load(WATCHED_KEY, {});
+    if (!watched || typeof watched !== "object") { return; }
+    document.querySelectorAll("[data-watch-list] li[data-episode], .card-episode[data-episode]").forEach(function (el) {
+      if (watched[el.dataset.episode]) { el.classList.add("watched"); }
+    });
+  }
+
+  function sameOriginPath(url) {
+    // Stored history is data from the past: only follow it to this site's own pages.
+    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/";
+  }
+
+  function showResume(body) {
+    var link = document.querySelector("[data-resume]");
+    if (!link) { return; }
+    var entry = load(HISTORY_KEY, []).filter(function (h) { return h && h.anime === body.dataset.anime; })[0];
+    if (entry && sameOriginPath(entry.episodeUrl)) {
+      link.href = entry.episodeUrl;
+      link.textContent = link.textContent + " · " + (entry.label || "");
+      link.hidden = false;
+    }
+  }
+
+  function showContinue() {
+    var section = document.querySelector("[data-continue]");
+    if (!section) { return; }
+    var list = section.querySelector("[data-continue-list]");
+    var tpl = section.querySelector("[data-continue-template]");
+    var history = load(HISTORY_KEY, []);
+    if (!Array.isArray(history)) { return; }
+    history = history.filter(function (h) { return h && sameOriginPath(h.episodeUrl); });
+    if (!history.length || !list || !tpl) { return; }
+    history.slice(0, 12).forEach(function (h) {
+      var node = tpl.content.firstElementChild.cloneNode(true);
+      var link = node.querySelector("a");
+      link.href = h.episodeUrl;
+      var img = node.querySelector("img");
+      var fallback = node.querySelector(".poster-fallback");
+      if (h.poster && /^https?:\/\//.test(h.poster)) {
+        img.src = h.poster;
+        fallback.remove();
+      } else {
+        img.remove();
+        fallback.textContent = (h.animeTitle || "?").charAt(0).toUpperCase();
+      }
+      node.querySelector(".badge-ep").textContent = h.label || "";
+      node.querySelector(".card-title").textContent = h.animeTitle || "";
+      list.appendChild(node);
+    });
+    section.hidden = false;
+    var clear = section.querySelector("[data-continue-clear]");
+    if (clear) {
+      clear.addEventListener("click", function () {
+        save(HISTORY_KEY, []);
+        section.hidden = true;
+      });
+    }
+  }
+
+  function setupPlayer() {
+    var player = document.querySelector("[data-player]");
+    if (!player) { return; }
+    var frame = player.querySelector("iframe");
+    var empty = player.querySelector("[data-player-empty]");
+    var status = player.querySelector("[data-player-status]");
+    var buttons = Array.prototype.slice.call(player.querySelectorAll("[data-mirror]"));
+    var hosts = (player.dataset.frameHosts || "").split(/\s+/).filter(Boolean);
+    var endpoint = player.dataset.mirrorUrl || "";
+    var params = new URLSearchParams(window.location.search);
+
+    function allowed(url) {
+      var u;
+      try { u = new URL(url, window.location.href); } catch (e) { return false; }
+      if (u.protocol !== "http:" && u.protocol !== "https:") { return false; }
+      if (u.origin === window.location.origin) { return true; }
+      return hosts.indexOf(u.host.toLowerCase()) !== -1 ||
+        (u.port === "" && hosts.indexOf(u.hostname.toLowerCase()) !== -1);
+    }
+
+    function say(text, nextButton) {
+      status.textContent = text;
+      status.classList.toggle("error", Boolean(nextButton) || text !== "");
+      if (nextButton) {
+        var retry = document.createElement("button");
+        retry.type = "button";
+        retry.className = "linkish";
+        retry.textContent = (status.dataset.nextLabel || "") + " " + nextButton.dataset.quality + " " + nextButton.dataset.provider;
+        retry.addEventListener("click", function () { choose(nextButton); });
+        status.appendChild(document.createTextNode(" "));
+        status.appendChild(retry);
+      }
+    }
+
+    function activate(button) {
+      buttons.forEach(function (b) {
+        var on = b === button;
+        b.classList.toggle("active", on);
+        b.setAttribute("aria-pressed", on ? "true" : "false");
+      });
+    }
+
+    function choose(button) {
+      var id = button.dataset.mirror;
+      var next = buttons[(buttons.indexOf(button) + 1) % buttons.length];
+      if (next === button) { next = null; }
+      buttons.forEach(function (b) { b.classList.remove("loading"); });
+      button.classList.add("loading");
+      say(player.dataset.loadingLabel || "…");
+      fetch(endpoint.replace(/0\/$/, id + "/"), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.json().catch(function () { return { ok: false }; }); })
+        .then(function (data) {
+          button.classList.remove("loading");
+          if (!data || !data.ok || !data.url) {
+            button.classList.add("failed");
+            say((data && data.error) || player.dataset.failLabel || "", next);
+            return;
+          }
+          if (!allowed(data.url)) {
+            // A host first seen just now: reload so the page's CSP allows it, then
+            // pick this mirror again. Only once, so a refused host cannot loop.
+            if (params.get("mirror") !== id) {
+              params.set("mirror", id);
+              window.location.search = params.toString();
+              return;
+            }
+            button.classList.add("failed");
+            say(player.dataset.blockedLabel || "", next);
+            return;
+          }
+          frame.src = data.url;
+          frame.hidden = false;
+          if (empty) { empty.hidden = true; }
+          activate(button);
+          say("");
+        })
+        .catch(function () {
+          button.classList.remove("loading");
+          say(player.dataset.failLabel || "", next);
+        });
+    }
+
+    buttons.forEach(function (b) {
+      b.addEventListener("click", function () { choose(b); });
+    });
+    var wanted = params.get("mirror");
+    if (wanted) {
+      var pick = buttons.filter(function (b) { return b.dataset.mirror === wanted; })[0];
+      if (pick) { choose(pick); }
+    }
+  }
+
+  function init() {
+    var body = document.body;
+    if (body.hasAttribute("data-watch")) { recordWatch(body); }
+    if (body.dataset.anime && !body.hasAttribute("data-watch")) { showResume(body); }
+    markWatched();
+    showContinue();
+    setupPlayer();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
