@@ -69,7 +69,14 @@ def _lists(
     for block in root.css(".episodelist"):
         heading_kind = _list_kind(node_text(block.css_first(".monktit, .smokelister")))
         for item in block.css("li"):
-            link = item.css_first("a[href]")
+            # One walk over the row instead of a selector per field (selectors are compiled
+            # per call, which dominates on small subtrees).
+            link = date_node = None
+            for node in item.traverse(include_text=False):
+                if node.tag == "a" and link is None and node.attrs.get("href"):
+                    link = node
+                elif "zeebr" in (node.attrs.get("class") or ""):
+                    date_node = node
             if link is None:
                 continue
             href = attr(link, "href")
@@ -89,7 +96,7 @@ def _lists(
                         slug=slug,
                         title=title or slug,
                         number=episode_number(title, slug),
-                        published_on=parse_full_date(node_text(item.css_first(".zeebr"))),
+                        published_on=parse_full_date(node_text(date_node)),
                     )
                 )
             elif kind == "batch" and batch is None:

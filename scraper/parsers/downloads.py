@@ -37,16 +37,36 @@ def split_format_quality(label: str) -> tuple[str | None, str | None]:
     return (rest or None), quality
 
 
+def _row_parts(row: LexborNode) -> tuple[LexborNode | None, list[LexborNode], LexborNode | None]:
+    """(label, provider links, size) of a row: its direct children in the usual markup,
+    a subtree search when something is wrapped."""
+    label = size = None
+    anchors: list[LexborNode] = []
+    for child in row.iter(include_text=False):
+        tag = child.tag
+        if tag == "a":
+            anchors.append(child)
+        elif tag in ("strong", "b") and label is None:
+            label = child
+        elif tag == "i" and size is None:
+            size = child
+    if label is None:
+        label = row.css_first("strong, b")
+    if not anchors:
+        anchors = row.css("a[href]")
+    if size is None:
+        size = row.css_first("i")
+    return label, anchors, size
+
+
 def download_rows(container: LexborNode) -> list[DownloadLink]:
     """All provider links of the `li` rows under `container`, in page order."""
     links: list[DownloadLink] = []
     for row in container.css("li"):
-        label_node = row.css_first("strong, b")
-        anchors = row.css("a[href]")
+        label_node, anchors, size_node = _row_parts(row)
         if label_node is None or not anchors:
             continue
         fmt, quality = split_format_quality(node_text(label_node))
-        size_node = row.css_first("i")
         size_text = node_text(size_node) if size_node is not None else ""
         if not _SIZE_HINT_RE.search(size_text):
             match = re.search(r"\d{1,6}(?:[.,]\d{1,3})?\s*[KMGT]i?B\b", clean(row.text()), re.I)

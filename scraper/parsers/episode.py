@@ -112,28 +112,40 @@ def _mirrors(root: LexborNode) -> list[Mirror]:
     return mirrors
 
 
-def _actions(tree: LexborHTMLParser) -> tuple[str, str, bool]:
+def _mirror_script(html: str) -> str | None:
+    """Text of the inline script that drives the mirrors (it follows `#venkonten`), found in
+    the raw HTML: cheaper than walking every script node of the tree."""
+    marker = html.rfind("__x__nonce")
+    if marker == -1:
+        marker = html.rfind("admin-ajax")
+    if marker == -1:
+        return None
+    start = html.rfind("<script", 0, marker)
+    end = html.find("</script", marker)
+    if start == -1 or html.rfind("</script", start, marker) != -1:
+        return None  # the marker is not inside a script element
+    return html[start : end if end != -1 else len(html)]
+
+
+def _actions(html: str) -> tuple[str, str, bool]:
     """(nonce action, embed action, read from the script?).
 
     In the mirror script the embed call comes first and the nonce call second; the nonce call
     is the one whose data object is only `{action:"…"}`.
     """
-    for script in tree.css("script"):
-        text = script.text()
-        if "admin-ajax" not in text and "__x__nonce" not in text:
-            continue
-        nonce = embed = None
-        for match in _ACTION_RE.finditer(text):
-            name = match.group(2)
-            if match.group(1) is not None:
-                nonce = nonce or name
-            elif name != nonce:
-                embed = embed or name
-        if nonce or embed:
-            if embed == nonce:
-                embed = None
-            return nonce or KNOWN_NONCE_ACTION, embed or KNOWN_EMBED_ACTION, True
-    return KNOWN_NONCE_ACTION, KNOWN_EMBED_ACTION, False
+    script = _mirror_script(html)
+    if script is None:
+        return KNOWN_NONCE_ACTION, KNOWN_EMBED_ACTION, False
+    nonce = embed = None
+    for match in _ACTION_RE.finditer(script):
+        name = match.group(2)
+        if match.group(1) is not None:
+            nonce = nonce or name
+        elif name != nonce:
+            embed = embed or name
+    if embed == nonce:
+        embed = None
+    return nonce or KNOWN_NONCE_ACTION, embed or KNOWN_EMBED_ACTION, bool(nonce or embed)
 
 
 def _nav(root: LexborNode) -> tuple[str | None, str | None, str | None]:
@@ -194,7 +206,8 @@ def parse_episode(html: str, url: str = "") -> EpisodePage:
         raise ParseError("episode", url, "player (#pembed iframe, .mirrorstream) and downloads")
     title = node_text(root.css_first("h1.posttl") or root.css_first(".venutama h1"))
     anime, prev_slug, next_slug = _nav(root)
-    nonce_action, embed_action, from_script = _actions(tree)
+    text = html if isinstance(html, str) else html.decode("utf-8", "replace")
+    nonce_action, embed_action, from_script = _actions(text)
     released = None
     for span in root.css(".kategoz span"):
         text = node_text(span)
