@@ -1,0 +1,264 @@
+"""Pass a Cloudflare-style JavaScript challenge in a real headless browser.
+
+When :class:`~scraper.client.OriginClient` raises :class:`~scraper.client.ChallengeError`,
+the crawl calls :func:`solve_challenge`: it opens the page in Debian's Chromium through
+Playwright's sync API, lets the challenge script run until the page is a normal page again
+(and ``cf_clearance`` is set), then hands the browser's cookies and its User-Agent to the
+HTTP client. The crawl goes on with plain HTTP; a browser only runs when a challenge shows.
+
+Why the guards:
+
+* Rate limit: a browser per challenged page would hammer the origin (and look like an
+  attack) when clearance does not stick. At most one solve per host per
+  ``SOLVER_MIN_INTERVAL_MINUTES``; within that window a client that has not yet received
+  the last clearance gets it again without a browser, otherwise :class:`SolverError`.
+* Time limit: a challenge that never clears (an outright block, a CAPTCHA) must fail the
+  run with a clear message, not hang a worker.
+* One browser at a time per process (a module lock): Chromium is the heaviest thing the
+  worker does, and a second thread waiting for the lock can reuse the fresh clearance.
+
+Django settings are read inside the function so importing this module stays cheap and
+does not need a configured Django.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from scraper.client import ChallengeError, OriginClient
+
+__all__ = ["CHROMIUM_ARGS", "Clearance", "SolverError", "reset_state", "solve_challenge"]
+
+logger = logging.getLogger("scraper.solver")
+
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+CLEARANCE_COOKIE = "cf_clearance"
+DEFAULT_MIN_INTERVAL_MINUTES = 10.0
+# Same markers the HTTP client uses to recognise the interstitial.
+_CHALLENGE_MARKERS = ("Just a moment...", "challenge-platform", "cf_chl")
+_CHALLENGE_STATUSES = frozenset({403, 429, 503})
+_POLL_MS = 250
+
+
+class SolverError(ChallengeError):
+    """The challenge could not be passed; the message says why."""
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """What a solved challenge yields: Playwright-style cookie dicts and the User-Agent
+    the cookies are bound to (Cloudflare rejects clearance used with another UA)."""
+
+    cookies: list[Mapping[str, Any]]
+    user_agent: str
+
+
+type BrowserSolve = Callable[[str, float, str], Clearance]
+
+
+@dataclass
+class _HostState:
+    last_attempt: float
+    clearance: Clearance | None = None
+    # Clients that already received ``clearance``: giving it again would not help them.
+    served: weakref.WeakSet[OriginClient] = field(default_factory=weakref.WeakSet)
+
+
+_lock = threading.Lock()
+_hosts: dict[str, _HostState] = {}
+
+
+def reset_state() -> None:
+    """Forget every past solve (tests; an operator's shell after fixing the browser)."""
+    with _lock:
+        _hosts.clear()
+
+
+def solve_challenge(
+    client: OriginClient,
+    url: str,
+    *,
+    timeout: float = 60,
+    min_interval: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    browser: BrowserSolve | None = None,
+) -> None:
+    """Pass the challenge at ``url`` in Chromium and give ``client`` the clearance.
+
+    ``min_interval`` (seconds; default the ``SOLVER_MIN_INTERVAL_MINUTES`` setting, 10 min)
+    limits browser solves per host. ``browser`` replaces the Chromium run (tests of the
+    rate limit). Raises :class:`SolverError` on failure, never anything else.
+    """
+    if not client.is_allowed(url):
+        raise SolverError(
+            f"refusing to open {url} in the browser: not the origin", url=url, status=0
+        )
+    host = (httpx.URL(url).host or "").lower()
+    interval = _min_interval() if min_interval is None else min_interval
+    run = browser or _chromium_solve
+    # Held for the whole solve: one browser per process, and a thread that waited here
+    # finds the clearance its predecessor just got.
+    with _lock:
+        now = clock()
+        state = _hosts.get(host)
+        if state is not None and now - state.last_attempt < interval:
+            if state.clearance is not None and client not in state.served:
+                _hand_over(client, state.clearance)
+                state.served.add(client)
+                logger.info(
+                    "reused the clearance for %s solved %.0fs ago", host, now - state.last_attempt
+                )
+                return
+            wait = interval - (now - state.last_attempt)
+            raise SolverError(
+                f"challenge at {url} again {now - state.last_attempt:.0f}s after the last "
+                f"browser solve for {host}; not opening another browser for {wait:.0f}s "
+                "(the clearance did not stick or the origin blocks us)",
+                url=url,
+                status=0,
+            )
+        state = _hosts[host] = _HostState(last_attempt=now)
+        logger.info("solving the challenge at %s in Chromium (timeout %.0fs)", url, timeout)
+        try:
+            clearance = run(url, timeout, _chromium_path())
+        except SolverError:
+            raise
+        except Exception as exc:
+            # Playwright raises its own errors (launch failures, crashes): the run should
+            # say what went wrong in one line, as a ChallengeError the crawl understands.
+            raise SolverError(
+                f"browser could not pass the challenge at {url}: {type(exc).__name__}: {exc}",
+                url=url,
+                status=0,
+            ) from exc
+        state.clearance = clearance
+        _hand_over(client, clearance)
+        state.served.add(client)
+        logger.info(
+            "challenge at %s passed in %.1fs (%d cookie(s))",
+            url,
+            clock() - now,
+            len(clearance.cookies),
+        )
+
+
+def _hand_over(client: OriginClient, clearance: Clearance) -> None:
+    client.set_clearance(clearance.cookies, clearance.user_agent)
+
+
+def _min_interval() -> float:
+    from django.conf import settings
+
+    minutes = getattr(settings, "SOLVER_MIN_INTERVAL_MINUTES", DEFAULT_MIN_INTERVAL_MINUTES)
+    return float(minutes) * 60
+
+
+def _chromium_path() -> str:
+    from django.conf import settings
+
+    return str(getattr(settings, "CHROMIUM_PATH", "/usr/bin/chromium"))
+
+
+def _looks_like_challenge(status: int | None, title: str, html: str) -> bool:
+    if "Just a moment" in title:
+        return True
+    if status in _CHALLENGE_STATUSES:
+        return True
+    return "cf_chl" in html and "challenge-platform" in html
+
+
+def _chromium_solve(url: str, timeout: float, executable: str) -> Clearance:
+    """Open ``url`` in headless Chromium and wait until it is a normal page."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    deadline = time.monotonic() + timeout
+
+    def remaining_ms() -> float:
+        return max(1.0, (deadline - time.monotonic()) * 1000)
+
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(
+                executable_path=executable,
+                headless=True,
+                args=list(CHROMIUM_ARGS),
+                chromium_sandbox=False,
+                timeout=remaining_ms(),
+            )
+        except PlaywrightError as exc:
+            raise SolverError(
+                f"could not start Chromium at {executable} (CHROMIUM_PATH): {exc}",
+                url=url,
+                status=0,
+            ) from exc
+        try:
+            # Headless Chromium announces itself as "HeadlessChrome"; present the same
+            # browser as a regular Chrome so the challenge treats it like one. Whatever
+            # UA the page really saw is what the HTTP client adopts below.
+            probe = browser.new_page()
+            default_ua = str(probe.evaluate("navigator.userAgent"))
+            probe.close()
+            context = browser.new_context(
+                user_agent=default_ua.replace("HeadlessChrome", "Chrome"),
+                locale="id-ID",
+                extra_http_headers={"Accept-Language": "id-ID,id;q=0.9,en;q=0.8"},
+            )
+            page = context.new_page()
+            statuses: dict[str, int] = {}
+
+            def on_response(response: Any) -> None:
+                if response.request.is_navigation_request() and response.frame == page.main_frame:
+                    statuses["main"] = response.status
+
+            page.on("response", on_response)
+            try:
+                page.goto(url, wait_until="domcontentloaded", timeout=remaining_ms())
+            except PlaywrightError as exc:
+                raise SolverError(
+                    f"browser could not load {url}: {exc}", url=url, status=0
+                ) from exc
+            while True:
+                try:
+                    title = page.title()
+                    html = page.content()
+                    cookies = context.cookies([url])
+                except PlaywrightError:
+                    # The challenge script reloads the page; reading it mid-navigation
+                    # fails harmlessly, the next poll sees the new document.
+                    title, html, cookies = "Just a moment", "", []
+                status = statuses.get("main")
+                has_clearance = any(c.get("name") == CLEARANCE_COOKIE for c in cookies)
+                if not _looks_like_challenge(status, title, html):
+                    user_agent = str(page.evaluate("navigator.userAgent"))
+                    if not has_clearance:
+                        logger.info("page at %s is not a challenge (no %s)", url, CLEARANCE_COOKIE)
+                    return Clearance(cookies=[dict(c) for c in cookies], user_agent=user_agent)
+                if time.monotonic() >= deadline:
+                    raise SolverError(
+                        f"challenge at {url} did not clear within {timeout:.0f}s "
+                        f"(last status {status}, title {title!r}, "
+                        f"{CLEARANCE_COOKIE} {'set' if has_clearance else 'not set'})",
+                        url=url,
+                        status=status or 0,
+                    )
+                # Waits inside the browser's event loop so the challenge script keeps running.
+                page.wait_for_timeout(_POLL_MS)
+        finally:
+            browser.close()
