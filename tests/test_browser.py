@@ -1,0 +1,227 @@
+"""A viewer in a real browser (Debian's Chromium through Playwright) against the live server.
+
+The site is visited as http://localhost:<port>; stream embeds are served by the same live
+server as http://127.0.0.1:<port>/test-embed/..., a different origin, so the CSP's
+frame-src (built from EmbedHost) is really exercised. No internet is touched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from django.utils.html import escape
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csp import csp_override
+
+from tests.site_factories import SampleCatalogue, build_sample_catalogue
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+]
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run in
+# one unless told it is fine (the ORM calls here are the test's own, not concurrent).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+
+@xframe_options_exempt
+@csp_override({})
+def fake_embed(request: HttpRequest, name: str) -> HttpResponse:
+    """Stands in for an embed host's player page."""
+    return HttpResponse(f"<!DOCTYPE html><title>embed</title><p>embed {escape(name)}</p>")
+
+
+# This module doubles as the test URLconf: the site plus the fake embed pages.
+urlpatterns = [
+    path("test-embed/<path:name>", fake_embed),
+    path("", include("otakusite.urls")),
+]
+
+
+@pytest.fixture
+def browser_site(live_server, settings) -> Iterator[tuple[str, SampleCatalogue]]:
+    """The sample catalogue with embeds on a second origin, and the site's base URL."""
+    settings.ROOT_URLCONF = __name__
+    port = urlsplit(live_server.url).port
+    site = f"http://localhost:{port}"
+    sample = build_sample_catalogue(f"http://127.0.0.1:{port}/test-embed")
+    return site, sample
+
+
+@pytest.fixture
+def resolved_embeds(monkeypatch: pytest.MonkeyPatch, browser_site) -> str:
+    """resolve_mirror answers like the origin's protocol would: a known embed URL."""
+    from scraper import services
+
+    _, sample = browser_site
+    base = f"{sample.embed_base}/resolved"
+    monkeypatch.setattr(services, "resolve_mirror", lambda *, link_id, **_: f"{base}/{link_id}")
+    return base
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Watcher:
+    """Collects console errors (CSP violations are logged as errors) and page errors."""
+
+    def __init__(self, page) -> None:
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
+
+    def _console(self, message) -> None:
+        if message.type in {"error", "warning"} or "Content Security Policy" in message.text:
+            self.problems.append(f"{message.type}: {message.text}")
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+
+
+def test_viewer_finds_watches_switches_mirror_and_continues(
+    browser_site, resolved_embeds, chromium
+) -> None:
+    site, sample = browser_site
+    context = chromium.new_context(viewport=PHONE, locale="id-ID")
+    page = context.new_page()
+    watcher = Watcher(page)
+    visited: list[str] = []
+
+    def check_layout() -> None:
+        visited.append(page.url)
+        assert no_sideways_scroll(page), page.url
+
+    page.goto(f"{site}/")
+    check_layout()
+    assert page.locator("[data-continue]").is_hidden()  # nothing watched yet
+
+    page.fill("#q-home", "pedang")
+    page.press("#q-home", "Enter")
+    page.wait_for_url("**/search/?q=pedang")
+    check_layout()
+    page.click(f'a[href="/anime/{sample.ongoing.slug}/"]')
+    page.wait_for_url(f"**/anime/{sample.ongoing.slug}/")
+    check_layout()
+
+    first = sample.episodes[0]
+    page.click(f'[data-watch-list] a[href="/episode/{first.slug}/"]')
+    page.wait_for_url(f"**/episode/{first.slug}/")
+    check_layout()
+    frame = page.locator("#player-frame")
+    assert frame.get_attribute("src") == f"{sample.embed_base}/default/1"
+    assert page.frame_locator("#player-frame").locator("p").inner_text() == "embed default/1"
+
+    button = page.locator('[data-mirror][data-quality="720p"][data-provider="penyedia2"]')
+    button.click()
+    link_id = button.get_attribute("data-mirror")
+    expected = f"{resolved_embeds}/{link_id}"
+    page.wait_for_function(
+        "url => document.querySelector('#player-frame').src === url", arg=expected
+    )
+    assert button.get_attribute("aria-pressed") == "true"
+    assert page.frame_locator("#player-frame").locator("p").inner_text() == (
+        f"embed resolved/{link_id}"
+    )
+
+    page.click('a[rel="next"]')
+    page.wait_for_url(f"**/episode/{sample.episodes[1].slug}/")
+    check_layout()
+
+    page.goto(f"{site}/")
+    continue_section = page.locator("[data-continue]")
+    continue_section.wait_for(state="visible")
+    assert "Lanjutkan menonton" in continue_section.inner_text()
+    card = continue_section.locator("a").first
+    assert card.get_attribute("href") == f"/episode/{sample.episodes[1].slug}/"
+    check_layout()
+
+    page.goto(f"{site}/anime/{sample.ongoing.slug}/")
+    watched = page.locator("[data-watch-list] li.watched")
+    assert watched.count() == 2  # episodes 1 and 2 carry the watched mark
+    check_layout()
+
+    assert watcher.problems == [], watcher.problems
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_every_page_is_clean_in_the_browser(browser_site, chromium, viewport) -> None:
+    site, sample = browser_site
+    context = chromium.new_context(viewport=viewport, locale="id-ID")
+    page = context.new_page()
+    watcher = Watcher(page)
+    paths = [
+        "/",
+        "/ongoing/",
+        "/completed/",
+        "/anime/",
+        "/genres/",
+        "/genres/aksi/",
+        "/jadwal/",
+        "/search/?q=",
+        "/search/?q=" + "x" * 300,
+        sample.ongoing.get_absolute_url(),
+        sample.completed.get_absolute_url(),
+        sample.episodes[0].get_absolute_url(),
+    ]
+    for url in paths:
+        response = page.goto(site + url)
+        assert response is not None
+        assert response.status == 200, url
+        page.wait_for_load_state("load")
+        assert no_sideways_scroll(page), url
+    assert watcher.problems == [], watcher.problems
+    context.close()
+
+
+def test_failing_mirror_says_so_and_offers_the_next(
+    browser_site, chromium, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scraper import services
+
+    site, sample = browser_site
+
+    def failing(*, link_id: int, **_: object) -> str:
+        raise services.MirrorError("origin answered 403")
+
+    monkeypatch.setattr(services, "resolve_mirror", failing)
+    context = chromium.new_context(viewport=PHONE, locale="id-ID")
+    page = context.new_page()
+    page.goto(site + sample.episodes[0].get_absolute_url())
+    page.locator('[data-mirror][data-quality="480p"][data-provider="penyedia2"]').click()
+    status = page.locator("[data-player-status]")
+    status.locator("button").wait_for(state="visible")
+    assert "Mirror ini gagal dimuat." in status.inner_text()
+    assert "720p penyedia1" in status.locator("button").inner_text()
+    # The default embed keeps playing.
+    assert page.locator("#player-frame").get_attribute("src").endswith("/default/1")
+    context.close()
