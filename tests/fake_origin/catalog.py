@@ -608,7 +608,11 @@ def generate_catalog(
             release_date=release,
             studios=rng.sample(_STUDIOS, rng.choice((1, 1, 1, 2))),
             producers=rng.sample(_PRODUCERS, rng.randint(1, 3)),
-            genres=sorted(rng.sample(genres, rng.randint(1, 4)), key=lambda g: g.slug),
+            genres=sorted(
+                # One of two big genres each, so even small catalogues have paginated genres.
+                [rng.choice(genres[:2]), *rng.sample(genres[2:], rng.randint(0, 3))],
+                key=lambda g: g.slug,
+            ),
             synopsis=synopsis,
             poster_path=poster_path,
             poster_url=cat.origin_base + poster_path,
