@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -40,7 +40,6 @@ class CacheLock:
     name: str
     token: str
     timeout: int
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     _last_refresh: float = field(default=0.0, repr=False)
 
     @property
@@ -54,7 +53,7 @@ class CacheLock:
         """Extend the lock by its timeout (at most every ``min_gap`` seconds, so calling
         this from a per-page progress hook stays cheap). False if the lock is no longer
         ours: it expired and maybe someone else holds it now."""
-        now = self.clock()
+        now = time.monotonic()
         if self._last_refresh and now - self._last_refresh < min_gap:
             return True
         self._last_refresh = now
@@ -78,7 +77,7 @@ def acquire(name: str, *, timeout: int) -> CacheLock | None:
     if not cache.add(lock_key(name), token, timeout):
         return None
     lock = CacheLock(name=name, token=token, timeout=timeout)
-    lock._last_refresh = lock.clock()
+    lock._last_refresh = time.monotonic()
     return lock
 
 

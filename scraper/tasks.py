@@ -62,7 +62,7 @@ def _max_age(options: dict[str, Any]) -> datetime.timedelta | None:
 
 def _skip(kind: str, arguments: dict[str, Any], reason: str) -> ScrapeRun:
     now = timezone.now()
-    logger.info("%s skipped: %s", kind, reason)
+    logger.info("%s: %s", kind, reason)
     return ScrapeRun.objects.create(
         kind=kind,
         arguments=arguments,
@@ -103,7 +103,7 @@ def crawl_task(kind: str, **options: Any) -> int | None:
     name, timeout = crawl_lock_name(kind, slug), crawl_lock_timeout(kind)
     lock = locks.acquire(name, timeout=timeout)
     if lock is None:
-        return _skip(kind, arguments, f"skipped: a {kind} crawl is already running").pk
+        return _skip(kind, arguments, f"skipped: another {kind} crawl is already running").pk
     try:
         if not slug:
             other = _running_elsewhere(kind, timeout)
@@ -111,7 +111,7 @@ def crawl_task(kind: str, **options: Any) -> int | None:
                 return _skip(
                     kind,
                     arguments,
-                    f"skipped: a {kind} crawl is already running "
+                    f"skipped: another {kind} crawl is already running "
                     f"(run #{other.pk} since {other.started_at:%Y-%m-%d %H:%M})",
                 ).pk
 
