@@ -10,6 +10,8 @@ import datetime
 import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from html import unescape as html_unescape
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -44,6 +46,78 @@ def parse_html(html: str | bytes, kind: str, url: str | None) -> LexborHTMLParse
 def content_root(tree: LexborHTMLParser) -> LexborNode | None:
     """The main column (`#venkonten`); a page saved as only that element parses the same."""
     return tree.css_first("#venkonten") or tree.body or tree.root
+
+
+@dataclass(slots=True)
+class Page:
+    """A page as the parsers see it: the document text, the text before the content column
+    (where `<head>` metadata lives), the parsed tree and its content root."""
+
+    text: str
+    head: str
+    tree: LexborHTMLParser
+    root: LexborNode | None
+
+
+_CONTENT_OPEN_RE = re.compile(r"<div\b[^<>]*\bid\s*=\s*[\"']?$", re.I)
+
+
+def _content_start(text: str) -> int:
+    """Offset of the `<div id="venkonten"` tag, or -1."""
+    position = text.find("venkonten")
+    for _ in range(20):  # the name also appears in CSS; a few hits at most on real pages
+        if position == -1:
+            return -1
+        tag_start = text.rfind("<", 0, position)
+        if tag_start != -1 and _CONTENT_OPEN_RE.match(text, tag_start, position):
+            return tag_start
+        position = text.find("venkonten", position + 9)
+    return -1
+
+
+def load_page(html: str | bytes, kind: str, url: str | None) -> Page:
+    """Parse only the content column when the page has one.
+
+    Half of a page is `<head>`, menus, ads and footer; leaving them out of the tree makes the
+    parse itself cheaper than a parse of the whole page. The column runs from its opening tag
+    to the footer (the sidebar is sometimes nested inside it, the footer never); when that cut
+    does not yield the column, the whole document is parsed.
+    """
+    if isinstance(html, bytes | bytearray):
+        html = bytes(html).decode("utf-8", "replace")
+    if not isinstance(html, str):
+        raise ParseError(kind, url, "HTML text")
+    start = _content_start(html)
+    if start > 0:
+        end = html.find("<footer", start)
+        tree = parse_html(html[start:end] if end != -1 else html[start:], kind, url)
+        root = tree.css_first("#venkonten")
+        if root is not None:
+            return Page(text=html, head=html[:start], tree=tree, root=root)
+    tree = parse_html(html, kind, url)
+    return Page(text=html, head=html, tree=tree, root=content_root(tree))
+
+
+def head_attr(head: str, tag: str, key: str, value: str, wanted: str) -> str | None:
+    """`wanted` attribute of the first `<tag key=value>` in raw head text (`<link
+    rel="canonical" href=…>`), attribute order and quoting free."""
+    key_re = re.compile(rf"\b{key}\s*=\s*[\"']?{re.escape(value)}(?:[\"'\s/>]|$)", re.I)
+    wanted_re = re.compile(rf"\b{wanted}\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
+    # Find the value first (one fast substring search), then look at the tag around it.
+    position = head.find(value)
+    for _ in range(20):
+        if position == -1:
+            return None
+        start = head.rfind("<", 0, position)
+        end = head.find(">", position)
+        element = head[start : end + 1 if end != -1 else len(head)] if start != -1 else ""
+        if element[1 : len(tag) + 1].lower() == tag and key_re.search(element):
+            found = wanted_re.search(element)
+            if found:
+                raw = next(g for g in found.groups() if g is not None)
+                return html_unescape(raw).strip() or None
+        position = head.find(value, position + len(value))
+    return None
 
 
 def attr(node: LexborNode | None, name: str) -> str | None:
@@ -190,12 +264,14 @@ def page_from_url(url: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def page_slug(tree: LexborHTMLParser, url: str | None) -> str:
+def page_slug(page: Page, url: str | None) -> str:
     """The page's own slug: from `url`, else its canonical link (absent in fragments)."""
+    slug = slug_from_url(url)
+    if slug:
+        return slug
     for candidate in (
-        url,
-        attr(tree.css_first('link[rel="canonical"]'), "href"),
-        attr(tree.css_first('meta[property="og:url"]'), "content"),
+        head_attr(page.head, "link", "rel", "canonical", "href"),
+        head_attr(page.head, "meta", "property", "og:url", "content"),
     ):
         slug = slug_from_url(candidate)
         if slug:
@@ -341,23 +417,20 @@ def resolve_short_date(text: str | None, reference: datetime.date | None) -> dat
 
 
 _CACHED_RE = re.compile(r"cached@(\d{9,11})")
-_PUBLISHED_META = 'meta[property="article:modified_time"], meta[property="article:published_time"]'
 
 
-def page_date(
-    html: str | bytes, tree: LexborHTMLParser, extra_dates: Iterable[datetime.date] = ()
-) -> datetime.date | None:
+def page_date(page: Page, extra_dates: Iterable[datetime.date] = ()) -> datetime.date | None:
     """When the page was rendered: the WP Rocket `cached@<unix>` stamp, else the newest of the
     page's article meta dates and the full dates found on it (`extra_dates`)."""
-    text = html if isinstance(html, str) else html.decode("utf-8", "replace")
+    text = page.text
     # The stamp is the page's last comment: look at the tail first, the whole text only if
     # something was appended after it.
     match = _CACHED_RE.search(text, max(0, len(text) - 600)) or _CACHED_RE.search(text)
     if match is not None:
         return datetime.datetime.fromtimestamp(int(match.group(1)), tz=datetime.UTC).date()
     candidates = [d for d in extra_dates if d is not None]
-    for meta in tree.css(_PUBLISHED_META):
-        found = parse_full_date(attr(meta, "content"))
+    for prop in ("article:modified_time", "article:published_time"):
+        found = parse_full_date(head_attr(page.head, "meta", "property", prop, "content"))
         if found is not None:
             candidates.append(found)
     return max(candidates) if candidates else None

@@ -8,13 +8,12 @@ from .common import (
     ParseError,
     attr,
     clean,
-    content_root,
     episode_number,
     labelled_values,
+    load_page,
     node_text,
     page_slug,
     parse_full_date,
-    parse_html,
     parse_int,
     parse_score,
     slug_from_url,
@@ -107,8 +106,8 @@ def _lists(
 
 
 def parse_detail(html: str, url: str = "") -> AnimeDetail:
-    tree = parse_html(html, "detail", url)
-    root = content_root(tree)
+    page = load_page(html, "detail", url)
+    root = page.root
     info = None
     if root is not None:
         info = root.css_first(".fotoanime .infozingle") or root.css_first(".infozingle")
@@ -132,7 +131,7 @@ def parse_detail(html: str, url: str = "") -> AnimeDetail:
     poster = root.css_first(".fotoanime img") or root.css_first("img.wp-post-image")
     episodes, batch, lengkap = _lists(root)
     return AnimeDetail(
-        slug=page_slug(tree, url),
+        slug=page_slug(page, url),
         title=title,
         title_japanese=value("japanese"),
         score=parse_score(value("skor", "score", "rating")),

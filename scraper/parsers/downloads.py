@@ -11,11 +11,10 @@ from .common import (
     ParseError,
     attr,
     clean,
-    content_root,
     episode_number,
+    load_page,
     node_text,
     page_slug,
-    parse_html,
     parse_size,
     slug_from_url,
     strip_sub_suffix,
@@ -73,8 +72,9 @@ def download_rows(container: LexborNode) -> list[DownloadLink]:
             size_text = match.group(0) if match else ""
         size, size_bytes = parse_size(size_text)
         for anchor in anchors:
-            href = attr(anchor, "href")
-            provider = node_text(anchor)
+            # Inlined attr()/node_text(): this loop runs for every provider link of the page.
+            href = (anchor.attrs.get("href") or "").strip()
+            provider = " ".join(anchor.text().split())
             if not href or not provider or href.startswith(("#", "javascript:")):
                 continue
             links.append(
@@ -134,8 +134,8 @@ def _heading(root: LexborNode) -> str:
 
 
 def parse_batch(html: str, url: str = "") -> BatchPage:
-    tree = parse_html(html, "batch", url)
-    root = content_root(tree)
+    page = load_page(html, "batch", url)
+    root = page.root
     blocks = root.css(".batchlink, .download2") if root is not None else []
     downloads: list[DownloadLink] = []
     title = ""
@@ -148,7 +148,7 @@ def parse_batch(html: str, url: str = "") -> BatchPage:
     if not downloads:
         raise ParseError("batch", url, "download rows (.batchlink ul li)")
     return BatchPage(
-        slug=page_slug(tree, url),
+        slug=page_slug(page, url),
         title=strip_sub_suffix(_heading(root) or title),
         anime_slug=_anime_slug(root),
         downloads=downloads,
@@ -156,8 +156,8 @@ def parse_batch(html: str, url: str = "") -> BatchPage:
 
 
 def parse_lengkap(html: str, url: str = "") -> LengkapPage:
-    tree = parse_html(html, "lengkap", url)
-    root = content_root(tree)
+    page = load_page(html, "lengkap", url)
+    root = page.root
     blocks = root.css(".download, .batchlink, .download2") if root is not None else []
     sections: list[DownloadSection] = []
     for block in blocks:
@@ -178,7 +178,7 @@ def parse_lengkap(html: str, url: str = "") -> LengkapPage:
     if not sections:
         raise ParseError("lengkap", url, "download sections (.download h4 + ul)")
     return LengkapPage(
-        slug=page_slug(tree, url),
+        slug=page_slug(page, url),
         title=strip_sub_suffix(_heading(root)),
         anime_slug=_anime_slug(root),
         sections=sections,

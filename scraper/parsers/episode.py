@@ -11,13 +11,14 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .common import (
+    Page,
     ParseError,
     attr,
-    content_root,
+    head_attr,
+    load_page,
     node_text,
     page_slug,
     parse_full_date,
-    parse_html,
     slug_from_url,
     url_kind,
 )
@@ -32,6 +33,7 @@ KNOWN_EMBED_ACTION = "2a3505c93b0035d3f455df82bf976b84"
 _ACTION_RE = re.compile(r"""(\{\s*)?\baction\s*:\s*["']([A-Za-z0-9_\-]{1,100})["']""")
 _QUALITY_RE = re.compile(r"(\d{3,4}p)", re.I)
 _SHORTLINK_RE = re.compile(r"[?&]p=(\d{1,12})\b")
+_SIMPLE_TOKEN_RE = re.compile(rb'\{"id":(\d{1,12}),"i":(\d{1,5}),"q":"([0-9A-Za-z]{1,10})"\}')
 # A token is ~40 base64 chars; anything much longer is not one (and is not worth decoding).
 _MAX_TOKEN_CHARS = 400
 
@@ -64,7 +66,15 @@ def decode_token(content: str | None) -> MirrorToken | None:
     if not content or len(content) > _MAX_TOKEN_CHARS:
         return None
     raw = _decode_b64(content)
-    data = _json_object(raw) if raw is not None else None
+    if raw is None:
+        return None
+    # The site's tokens are always this compact object; skip the JSON machinery for them.
+    simple = _SIMPLE_TOKEN_RE.fullmatch(raw)
+    if simple is not None:
+        return MirrorToken(
+            id=int(simple.group(1)), i=int(simple.group(2)), q=simple.group(3).decode()
+        )
+    data = _json_object(raw)
     if data is None:
         return None
     post_id, index, quality = data.get("id"), data.get("i"), data.get("q")
@@ -78,11 +88,13 @@ def decode_token(content: str | None) -> MirrorToken | None:
 
 
 def _mirror_quality(group: LexborNode) -> str | None:
-    """ "Mirror 720p" label of a `ul.m720p`, else the class name."""
-    for text in (
-        " ".join(node.text() for node in group.iter(include_text=True) if node.tag != "li"),
-        attr(group, "class") or "",
-    ):
+    """ "Mirror 720p" label of a `ul.m720p` (the text before its first `li`), else the class."""
+    label = []
+    for node in group.iter(include_text=True):
+        if node.tag == "li":
+            break
+        label.append(node.text())
+    for text in ("".join(label), attr(group, "class") or ""):
         match = _QUALITY_RE.search(text)
         if match:
             return match.group(1).lower()
@@ -151,7 +163,7 @@ def _actions(html: str) -> tuple[str, str, bool]:
 def _nav(root: LexborNode) -> tuple[str | None, str | None, str | None]:
     """(anime slug, previous episode slug, next episode slug) from the `.flir` links."""
     anime = prev_slug = next_slug = None
-    for link in root.css(".flir a[href], .prevnext a[href]"):
+    for link in root.css(".flir a[href]") or root.css(".prevnext a[href]"):
         href = attr(link, "href")
         kind = url_kind(href)
         label = f"{attr(link, 'title') or ''} {node_text(link)}".lower()
@@ -184,16 +196,16 @@ def _embed_url(root: LexborNode) -> str | None:
     return None
 
 
-def _post_id(tree: LexborHTMLParser, mirrors: list[Mirror]) -> int | None:
+def _post_id(page: Page, mirrors: list[Mirror]) -> int | None:
     if mirrors:
         return mirrors[0].token.id
-    match = _SHORTLINK_RE.search(attr(tree.css_first('link[rel="shortlink"]'), "href") or "")
+    match = _SHORTLINK_RE.search(head_attr(page.head, "link", "rel", "shortlink", "href") or "")
     return int(match.group(1)) if match else None
 
 
 def parse_episode(html: str, url: str = "") -> EpisodePage:
-    tree = parse_html(html, "episode", url)
-    root = content_root(tree)
+    page = load_page(html, "episode", url)
+    root = page.root
     if root is None:
         raise ParseError("episode", url, "player and downloads")
     embed = _embed_url(root)
@@ -206,23 +218,22 @@ def parse_episode(html: str, url: str = "") -> EpisodePage:
         raise ParseError("episode", url, "player (#pembed iframe, .mirrorstream) and downloads")
     title = node_text(root.css_first("h1.posttl") or root.css_first(".venutama h1"))
     anime, prev_slug, next_slug = _nav(root)
-    text = html if isinstance(html, str) else html.decode("utf-8", "replace")
-    nonce_action, embed_action, from_script = _actions(text)
+    nonce_action, embed_action, from_script = _actions(page.text)
     released = None
     for span in root.css(".kategoz span"):
         text = node_text(span)
         if text.lower().startswith("release on"):
             released = text[len("release on") :].strip() or None
     published = parse_full_date(
-        attr(tree.css_first('meta[property="article:published_time"]'), "content")
+        head_attr(page.head, "meta", "property", "article:published_time", "content")
     )
     return EpisodePage(
-        slug=page_slug(tree, url),
+        slug=page_slug(page, url),
         title=title,
         anime_slug=anime,
         prev_slug=prev_slug,
         next_slug=next_slug,
-        post_id=_post_id(tree, mirrors),
+        post_id=_post_id(page, mirrors),
         default_embed_url=embed,
         mirrors=mirrors,
         downloads=downloads,

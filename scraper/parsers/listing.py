@@ -12,14 +12,13 @@ from .common import (
     ParseError,
     attr,
     clean,
-    content_root,
     episode_number,
     first_number,
+    load_page,
     node_text,
     own_text,
     page_date,
     page_from_url,
-    parse_html,
     parse_int,
     parse_score,
     resolve_short_date,
@@ -130,9 +129,9 @@ def _pagination(root: LexborNode, url: str | None) -> tuple[int, int]:
 
 
 def parse_home(html: str, url: str = "") -> HomePage:
-    tree = parse_html(html, "home", url)
-    root = content_root(tree)
-    reference = page_date(html, tree)
+    page = load_page(html, "home", url)
+    root = page.root
+    reference = page_date(page)
     ongoing: list[AnimeCard] | None = None
     completed: list[AnimeCard] | None = None
     unlabelled: list[list[AnimeCard]] = []
@@ -165,12 +164,12 @@ def parse_home(html: str, url: str = "") -> HomePage:
 
 def parse_list_page(html: str, url: str = "") -> ListPage:
     """`/ongoing-anime/` and `/complete-anime/` (and their `/page/N/`)."""
-    tree = parse_html(html, "list", url)
-    root = content_root(tree)
+    page = load_page(html, "list", url)
+    root = page.root
     venzes = root.css(".venz") if root is not None else []
     if not venzes:
         raise ParseError("list", url, "card list (.venz)")
-    reference = page_date(html, tree)
+    reference = page_date(page)
     cards = [card for venz in venzes for card in _venz_cards(venz, reference)]
     page, last_page = _pagination(root, url)
     return ListPage(cards=cards, page=page, last_page=last_page)
@@ -204,8 +203,8 @@ def _genre_card(item: LexborNode) -> AnimeCard | None:
 
 
 def parse_genre_page(html: str, url: str = "") -> GenrePage:
-    tree = parse_html(html, "genre", url)
-    root = content_root(tree)
+    page = load_page(html, "genre", url)
+    root = page.root
     items = root.css(".col-anime") if root is not None else []
     if not items:
         raise ParseError("genre", url, "anime cards (.col-anime)")
@@ -239,8 +238,8 @@ def _status(text: str | None) -> str | None:
 
 
 def parse_search(html: str, url: str = "") -> SearchPage:
-    tree = parse_html(html, "search", url)
-    root = content_root(tree)
+    page = load_page(html, "search", url)
+    root = page.root
     lists = root.css("ul.chivsrc") if root is not None else []
     if not lists and (root is None or root.css_first(".venser, .venutama") is None):
         raise ParseError("search", url, "result list (ul.chivsrc)")
@@ -279,8 +278,8 @@ def parse_search(html: str, url: str = "") -> SearchPage:
 
 
 def parse_anime_list(html: str, url: str = "") -> AnimeList:
-    tree = parse_html(html, "anime-list", url)
-    root = content_root(tree)
+    page = load_page(html, "anime-list", url)
+    root = page.root
     links = root.css("#abtext a[href], .jdlbar a[href], a.hodebgst") if root is not None else []
     anime: list[AnimeRef] = []
     seen: set[str] = set()
@@ -302,8 +301,8 @@ def parse_anime_list(html: str, url: str = "") -> AnimeList:
 
 
 def parse_genre_list(html: str, url: str = "") -> GenreList:
-    tree = parse_html(html, "genre-list", url)
-    root = content_root(tree)
+    page = load_page(html, "genre-list", url)
+    root = page.root
     links = root.css("ul.genres a[href]") if root is not None else []
     genres: list[GenreRef] = []
     seen: set[str] = set()
@@ -320,8 +319,8 @@ def parse_genre_list(html: str, url: str = "") -> GenreList:
 
 
 def parse_schedule(html: str, url: str = "") -> SchedulePage:
-    tree = parse_html(html, "schedule", url)
-    root = content_root(tree)
+    page = load_page(html, "schedule", url)
+    root = page.root
     blocks = root.css(".kglist321") if root is not None else []
     days = []
     for block in blocks:
