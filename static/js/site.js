@@ -125,9 +125,9 @@
         (u.port === "" && hosts.indexOf(u.hostname.toLowerCase()) !== -1);
     }
 
-    function say(text, nextButton) {
+    function say(text, nextButton, isError) {
       status.textContent = text;
-      status.classList.toggle("error", Boolean(nextButton) || text !== "");
+      status.classList.toggle("error", Boolean(isError || nextButton));
       if (nextButton) {
         var retry = document.createElement("button");
         retry.type = "button";
@@ -160,7 +160,7 @@
           button.classList.remove("loading");
           if (!data || !data.ok || !data.url) {
             button.classList.add("failed");
-            say((data && data.error) || player.dataset.failLabel || "", next);
+            say((data && data.error) || player.dataset.failLabel || "", next, true);
             return;
           }
           if (!allowed(data.url)) {
@@ -172,7 +172,7 @@
               return;
             }
             button.classList.add("failed");
-            say(player.dataset.blockedLabel || "", next);
+            say(player.dataset.blockedLabel || "", next, true);
             return;
           }
           frame.src = data.url;
@@ -183,7 +183,7 @@
         })
         .catch(function () {
           button.classList.remove("loading");
-          say(player.dataset.failLabel || "", next);
+          say(player.dataset.failLabel || "", next, true);
         });
     }
 
