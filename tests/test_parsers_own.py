@@ -506,3 +506,19 @@ def test_genre_page_year_and_pagination_from_url() -> None:
     page = parse_genre_page(wrap(f'<div class="page">{card}</div>'), "/genres/drama/page/4/")
     assert (page.genre_slug, page.page, page.last_page) == ("drama", 4, 4)
     assert page.cards[0].episode_number == 12
+
+
+def test_head_metadata_any_attribute_order_and_css_mentioning_the_column() -> None:
+    head = (
+        "<html><head><style>#venkonten{width:800px}</style>"
+        "<link href='https://otakudesu.example/anime/dari-kepala-sub-indo/' rel='canonical'>"
+        '<link rel="shortlink" href="https://otakudesu.example/?p=777">'
+        '<meta content="2025-12-31T20:00:00+00:00" property="article:published_time">'
+        "</head><body>"
+    )
+    html = head + '<div class="x" id="venkonten">' + detail_body() + "</div></body></html>"
+    assert parse_detail(html, "").slug == "dari-kepala-sub-indo"
+    episode_html = head + '<div id="venkonten">' + episode_body(mirrors=False) + "</div>"
+    episode = parse_episode(episode_html, "")
+    assert episode.post_id == 777  # no mirror tokens: the shortlink gives it
+    assert episode.published_on == D(2026, 1, 1)  # 20:00 UTC is 03:00 WIB the next day

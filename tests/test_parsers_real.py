@@ -385,6 +385,15 @@ def test_episode_1_first_episode_has_no_previous() -> None:
     assert ep.embed_action == "2a3505c93b0035d3f455df82bf976b84"
     assert ep.actions_from_script
     assert ep.released_text == "1:14 am"
+    # Published 18:14 UTC on 14 Jan = 01:14 WIB on 15 Jan, the date the anime page lists.
+    assert ep.published_on == D(2026, 1, 15)
+
+
+def test_slugs_come_from_the_page_when_no_url_is_given() -> None:
+    assert parse_detail(page("detail-oshi-ko-s3--illhm.html"), "").slug == "oshi-ko-s3-sub-indo"
+    episode = parse_episode(page("episode-onk-s3-ep2--illhm.html"), "")
+    assert episode.slug == "onk-s3-episode-2-sub-indo"
+    assert episode.published_on == D(2026, 1, 21)
 
 
 def test_episode_2_json_shape_and_neighbours() -> None:

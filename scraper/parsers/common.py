@@ -416,6 +416,23 @@ def resolve_short_date(text: str | None, reference: datetime.date | None) -> dat
     return None
 
 
+# The site publishes on Jakarta time (WIB, UTC+7, no DST): its lists show dates in it.
+SITE_TZ = datetime.timezone(datetime.timedelta(hours=7))
+
+
+def iso_site_date(text: str | None) -> datetime.date | None:
+    """ "2026-01-14T18:14:27+00:00" → 2026-01-15: the date the site's own lists show."""
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return parse_full_date(text)
+    if moment.tzinfo is None:
+        return moment.date()
+    return moment.astimezone(SITE_TZ).date()
+
+
 _CACHED_RE = re.compile(r"cached@(\d{9,11})")
 
 
@@ -430,7 +447,7 @@ def page_date(page: Page, extra_dates: Iterable[datetime.date] = ()) -> datetime
         return datetime.datetime.fromtimestamp(int(match.group(1)), tz=datetime.UTC).date()
     candidates = [d for d in extra_dates if d is not None]
     for prop in ("article:modified_time", "article:published_time"):
-        found = parse_full_date(head_attr(page.head, "meta", "property", prop, "content"))
+        found = iso_site_date(head_attr(page.head, "meta", "property", prop, "content"))
         if found is not None:
             candidates.append(found)
     return max(candidates) if candidates else None

@@ -15,10 +15,10 @@ from .common import (
     ParseError,
     attr,
     head_attr,
+    iso_site_date,
     load_page,
     node_text,
     page_slug,
-    parse_full_date,
     slug_from_url,
     url_kind,
 )
@@ -224,7 +224,7 @@ def parse_episode(html: str, url: str = "") -> EpisodePage:
         text = node_text(span)
         if text.lower().startswith("release on"):
             released = text[len("release on") :].strip() or None
-    published = parse_full_date(
+    published = iso_site_date(
         head_attr(page.head, "meta", "property", "article:published_time", "content")
     )
     return EpisodePage(
