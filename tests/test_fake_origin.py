@@ -571,3 +571,170 @@ def test_fake_pages_share_the_real_pages_structure(
 def test_every_catalogue_page_answers(origin: FakeOrigin, http: httpx.Client) -> None:
     statuses = Counter(http.get(origin.base_url + p).status_code for p in iter_pages(origin))
     assert statuses == {200: sum(statuses.values())}
+
+
+# --- the parsers read the fake pages back to the truth ------------------------------------
+@pytest.fixture(scope="module")
+def parsers():
+    return pytest.importorskip("scraper.parsers")
+
+
+def _get(http: httpx.Client, url: str) -> str:
+    response = http.get(url)
+    assert response.status_code == 200, url
+    return response.text
+
+
+def test_parsers_read_every_detail_page_back_to_the_truth(
+    origin: FakeOrigin, http: httpx.Client, parsers
+) -> None:
+    for a in origin.truth.anime.values():
+        url = f"{origin.base_url}/anime/{a.slug}/"
+        d = parsers.parse_detail(_get(http, url), url)
+        assert (d.slug, d.title, d.title_japanese) == (a.slug, a.title, a.japanese)
+        assert (d.score, d.type, d.status) == (a.score, a.type, a.status.lower())
+        assert (d.total_episodes, d.duration, d.release_date) == (
+            a.total_episodes,
+            a.duration,
+            a.release_date,
+        )
+        assert (d.producers, d.studios) == (a.producers, a.studios)
+        assert [(g.slug, g.name) for g in d.genres] == [(g.slug, g.name) for g in a.genres]
+        assert d.poster_url == origin.url(a.poster_path)
+        assert d.synopsis == "\n\n".join(a.synopsis)
+        assert [(e.slug, e.title, e.number, e.published_on) for e in d.episodes] == [
+            (e.slug, e.title, e.number, e.published.date()) for e in a.episodes
+        ]
+        assert (d.batch.slug if d.batch else None) == (a.batch.slug if a.batch else None)
+        assert (d.lengkap.slug if d.lengkap else None) == (a.lengkap.slug if a.lengkap else None)
+
+
+def test_parsers_read_every_episode_page_back_to_the_truth(
+    origin: FakeOrigin, http: httpx.Client, parsers
+) -> None:
+    for a in origin.truth.anime.values():
+        for pos, ep in enumerate(a.episodes):
+            url = f"{origin.base_url}/episode/{ep.slug}/"
+            p = parsers.parse_episode(_get(http, url), url)
+            newer = a.episodes[pos - 1].slug if pos else None
+            older = a.episodes[pos + 1].slug if pos + 1 < len(a.episodes) else None
+            assert (p.slug, p.title, p.anime_slug) == (ep.slug, ep.title, a.slug)
+            assert (p.prev_slug, p.next_slug) == (older, newer)
+            assert (p.post_id, p.default_embed_url) == (ep.post_id, ep.default_embed)
+            assert [
+                (m.quality, m.provider, m.token.id, m.token.i, m.token.q, m.is_default)
+                for m in p.mirrors
+            ] == [
+                (m.quality, m.provider, ep.post_id, m.i, m.quality, m.is_default)
+                for m in ep.mirrors
+            ]
+            assert [(d.format, d.quality, d.provider, d.url, d.size) for d in p.downloads] == [
+                (d.format.lower(), d.quality, d.provider, d.url, d.size) for d in ep.downloads
+            ]
+            assert (p.embed_action, p.nonce_action) == (origin.embed_action, origin.nonce_action)
+            assert p.actions_from_script
+
+
+def test_parsers_resolve_a_mirror_through_admin_ajax(
+    origin: FakeOrigin, http: httpx.Client, parsers
+) -> None:
+    ep = next(iter(origin.truth.episodes.values()))
+    url = f"{origin.base_url}/episode/{ep.slug}/"
+    page = parsers.parse_episode(_get(http, url), url)
+    nonce = parsers.parse_nonce_response(
+        ajax(http, origin.base_url, {"action": page.nonce_action}).text
+    )
+    for mirror, truth in zip(page.mirrors, ep.mirrors, strict=True):
+        data = {"id": mirror.token.id, "i": mirror.token.i, "q": mirror.token.q}
+        answer = ajax(http, origin.base_url, {**data, "nonce": nonce, "action": page.embed_action})
+        assert parsers.parse_embed_response(answer.text) == truth.embed_url
+
+
+def test_parsers_read_the_lists_back_to_the_truth(
+    origin: FakeOrigin, http: httpx.Client, parsers
+) -> None:
+    cat, base = origin.truth, origin.base_url
+    home = parsers.parse_home(_get(http, base + "/"), base + "/")
+    assert [c.slug for c in home.ongoing] == [a.slug for a in cat.ongoing()[:15]]
+    assert [c.slug for c in home.completed] == [a.slug for a in cat.completed()[:10]]
+    for which, truth in (("ongoing", cat.ongoing()), ("complete", cat.completed())):
+        cards, page_no, last = [], 1, 1
+        while page_no <= last:
+            url = f"{base}/{which}-anime/" + (f"page/{page_no}/" if page_no > 1 else "")
+            parsed = parsers.parse_list_page(_get(http, url), url)
+            assert parsed.page == page_no
+            cards += parsed.cards
+            page_no, last = page_no + 1, parsed.last_page
+        assert [(c.slug, c.title) for c in cards] == [(a.slug, a.title) for a in truth]
+        if which == "ongoing":
+            assert [(c.episode_number, c.day, c.date) for c in cards] == [
+                (a.latest_episode.number, a.release_day, a.updated.date()) for a in truth
+            ]
+        else:
+            assert [c.score for c in cards] == [a.score for a in truth]
+    az = parsers.parse_anime_list(_get(http, base + "/anime-list/"), base + "/anime-list/")
+    assert [(r.slug, r.title) for r in az.anime] == [(a.slug, a.title) for a in cat.alphabetical()]
+    genres = parsers.parse_genre_list(_get(http, base + "/genre-list/"), base + "/genre-list/")
+    assert [(g.slug, g.name) for g in genres.genres] == [
+        (g.slug, g.name) for g in cat.genres if g.listed
+    ]
+    schedule = parsers.parse_schedule(_get(http, base + "/jadwal-rilis/"), base + "/jadwal-rilis/")
+    assert {d.day: [r.slug for r in d.anime] for d in schedule.days} == {
+        day: [a.slug for a in items] for day, items in cat.schedule().items()
+    }
+    for genre in cat.genres:
+        cards, page_no, last = [], 1, 1
+        while page_no <= last:
+            url = f"{base}/genres/{genre.slug}/page/{page_no}/"
+            parsed = parsers.parse_genre_page(_get(http, url), url)
+            assert (parsed.genre_slug, parsed.genre_name) == (genre.slug, genre.name)
+            cards += parsed.cards
+            page_no, last = page_no + 1, parsed.last_page
+        truth = cat.in_genre(genre.slug)
+        assert [(c.slug, c.title, c.studio, c.score, c.season) for c in cards] == [
+            (a.slug, a.title, ", ".join(a.studios), a.score, a.season) for a in truth
+        ]
+    word = "no"
+    url = f"{base}/?s={word}&post_type=anime"
+    found = parsers.parse_search(_get(http, url), url)
+    assert [(c.slug, c.title, c.status, c.score) for c in found.results] == [
+        (a.slug, a.title, a.status.lower(), a.score) for a in cat.search(word)
+    ]
+
+
+def test_parsers_read_batch_and_lengkap_pages_back_to_the_truth(
+    origin: FakeOrigin, http: httpx.Client, parsers
+) -> None:
+    for a in origin.truth.completed():
+        if not a.batch:
+            continue
+        url = f"{origin.base_url}/batch/{a.batch.slug}/"
+        batch = parsers.parse_batch(_get(http, url), url)
+        assert (batch.slug, batch.anime_slug) == (a.batch.slug, a.slug)
+        assert [(d.format, d.quality, d.provider, d.url, d.size) for d in batch.downloads] == [
+            (d.format.lower(), d.quality, d.provider, d.url, d.size) for d in a.batch.downloads
+        ]
+        url = f"{origin.base_url}/lengkap/{a.lengkap.slug}/"
+        lengkap = parsers.parse_lengkap(_get(http, url), url)
+        assert lengkap.anime_slug == a.slug
+        assert [(s.episode_number, s.is_batch, len(s.downloads)) for s in lengkap.sections] == [
+            *((e.number, False, len(e.downloads)) for e in reversed(a.episodes)),
+            (None, True, len(a.batch.downloads)),
+        ]
+
+
+def test_changed_layout_makes_the_parsers_fail(
+    fresh: FakeOrigin, http: httpx.Client, parsers
+) -> None:
+    anime = next(a for a in fresh.truth.anime.values() if a.episodes)
+    fresh.change_layout(["anime", "episode", "home", "ongoing", "anime_list"])
+    cases = [
+        (parsers.parse_detail, f"/anime/{anime.slug}/"),
+        (parsers.parse_episode, f"/episode/{anime.episodes[0].slug}/"),
+        (parsers.parse_home, "/"),
+        (parsers.parse_list_page, "/ongoing-anime/"),
+        (parsers.parse_anime_list, "/anime-list/"),
+    ]
+    for parse, path in cases:
+        with pytest.raises(parsers.ParseError):
+            parse(_get(http, fresh.base_url + path), fresh.base_url + path)

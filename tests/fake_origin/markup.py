@@ -741,16 +741,24 @@ _RENAMES = {
     "col-anime": "kolom-anime",
     "pagenavix": "navi-halaman",
     "jdlflm": "judul-film",
+    "player-embed": "pemutar",
+    "responsive-embed-stream": "pemutar-responsif",
+    "pembed": "pemutar-utama",
+    "embed_holder": "wadah-pemutar",
+    "lightsVideo": "lampu-video",
+    "abtext": "daftar-teks",
+    "jdlbar": "baris-judul",
 }
-_CLASS_ATTR = re.compile(r"""class=(["'])(.*?)\1""")
+_CLASS_ATTR = re.compile(r"""\b(?:class|id)=(["'])(.*?)\1""")
 
 
 def change_layout(markup: str) -> str:
-    """Rename the landmark classes and drop the ``<b>`` info labels, as a redesign would."""
+    """Rename landmark classes and ids and drop the ``<b>`` info labels, as a redesign would."""
 
     def rename(m: re.Match[str]) -> str:
         names = " ".join(_RENAMES.get(c, c) for c in m.group(2).split())
-        return f"class={m.group(1)}{names}{m.group(1)}"
+        attr = m.group(0).split("=", 1)[0]
+        return f"{attr}={m.group(1)}{names}{m.group(1)}"
 
     markup = _CLASS_ATTR.sub(rename, markup)
     return re.sub(r"<b>([^<]*)</b>:", r"<em>\1</em>", markup)
