@@ -107,68 +107,104 @@ def no_sideways_scroll(page) -> bool:
     )
 
 
-def test_viewer_finds_watches_switches_mirror_and_continues(
-    browser_site, resolved_embeds, chromium
+def viewer_journey(
+    browser,
+    site: str,
+    *,
+    search: str,
+    anime_slug: str,
+    episode_slugs: tuple[str, str],
+    default_embed: str,
+    switch_to: tuple[str, str],
+    expected_embed: str,
 ) -> None:
-    site, sample = browser_site
-    context = chromium.new_context(viewport=PHONE, locale="id-ID")
+    """The viewer's path through the site; reusable with any catalogue (e.g. a crawled one).
+
+    `expected_embed` may contain "{id}", replaced by the chosen mirror's StreamLink id.
+    """
+    first, second = episode_slugs
+    context = browser.new_context(viewport=PHONE, locale="id-ID")
     page = context.new_page()
     watcher = Watcher(page)
-    visited: list[str] = []
 
     def check_layout() -> None:
-        visited.append(page.url)
         assert no_sideways_scroll(page), page.url
 
     page.goto(f"{site}/")
     check_layout()
     assert page.locator("[data-continue]").is_hidden()  # nothing watched yet
 
-    page.fill("#q-home", "pedang")
+    page.fill("#q-home", search)
     page.press("#q-home", "Enter")
-    page.wait_for_url("**/search/?q=pedang")
+    page.wait_for_url("**/search/?q=*")
     check_layout()
-    page.click(f'a[href="/anime/{sample.ongoing.slug}/"]')
-    page.wait_for_url(f"**/anime/{sample.ongoing.slug}/")
+    page.click(f'main a[href="/anime/{anime_slug}/"]')
+    page.wait_for_url(f"**/anime/{anime_slug}/")
     check_layout()
 
-    first = sample.episodes[0]
-    page.click(f'[data-watch-list] a[href="/episode/{first.slug}/"]')
-    page.wait_for_url(f"**/episode/{first.slug}/")
+    page.click(f'[data-watch-list] a[href="/episode/{first}/"]')
+    page.wait_for_url(f"**/episode/{first}/")
     check_layout()
-    frame = page.locator("#player-frame")
-    assert frame.get_attribute("src") == f"{sample.embed_base}/default/1"
-    assert page.frame_locator("#player-frame").locator("p").inner_text() == "embed default/1"
+    assert page.locator("#player-frame").get_attribute("src") == default_embed
 
-    button = page.locator('[data-mirror][data-quality="720p"][data-provider="penyedia2"]')
+    quality, provider = switch_to
+    button = page.locator(f'[data-mirror][data-quality="{quality}"][data-provider="{provider}"]')
     button.click()
-    link_id = button.get_attribute("data-mirror")
-    expected = f"{resolved_embeds}/{link_id}"
+    expected = expected_embed.replace("{id}", button.get_attribute("data-mirror") or "")
     page.wait_for_function(
         "url => document.querySelector('#player-frame').src === url", arg=expected
     )
     assert button.get_attribute("aria-pressed") == "true"
-    assert page.frame_locator("#player-frame").locator("p").inner_text() == (
-        f"embed resolved/{link_id}"
-    )
 
     page.click('a[rel="next"]')
-    page.wait_for_url(f"**/episode/{sample.episodes[1].slug}/")
+    page.wait_for_url(f"**/episode/{second}/")
     check_layout()
 
     page.goto(f"{site}/")
     continue_section = page.locator("[data-continue]")
     continue_section.wait_for(state="visible")
     assert "Lanjutkan menonton" in continue_section.inner_text()
-    card = continue_section.locator("a").first
-    assert card.get_attribute("href") == f"/episode/{sample.episodes[1].slug}/"
+    assert continue_section.locator("a").first.get_attribute("href") == f"/episode/{second}/"
     check_layout()
 
-    page.goto(f"{site}/anime/{sample.ongoing.slug}/")
-    watched = page.locator("[data-watch-list] li.watched")
-    assert watched.count() == 2  # episodes 1 and 2 carry the watched mark
+    page.goto(f"{site}/anime/{anime_slug}/")
+    for slug in episode_slugs:  # both episodes now carry the watched mark
+        page.locator(f'[data-watch-list] li.watched[data-episode="{slug}"]').wait_for()
     check_layout()
 
+    assert watcher.problems == [], watcher.problems
+    context.close()
+
+
+def test_viewer_finds_watches_switches_mirror_and_continues(
+    browser_site, resolved_embeds, chromium
+) -> None:
+    site, sample = browser_site
+    viewer_journey(
+        chromium,
+        site,
+        search="pedang",
+        anime_slug=sample.ongoing.slug,
+        episode_slugs=(sample.episodes[0].slug, sample.episodes[1].slug),
+        default_embed=f"{sample.embed_base}/default/1",
+        switch_to=("720p", "penyedia2"),
+        expected_embed=f"{resolved_embeds}/{{id}}",
+    )
+
+
+def test_embeds_really_load_across_origins(browser_site, resolved_embeds, chromium) -> None:
+    """The CSP lets the embed host's page render inside the player (not just the src)."""
+    site, sample = browser_site
+    context = chromium.new_context(viewport=DESKTOP, locale="id-ID")
+    page = context.new_page()
+    watcher = Watcher(page)
+    page.goto(site + sample.episodes[0].get_absolute_url())
+    player = page.frame_locator("#player-frame")
+    assert player.locator("p").inner_text() == "embed default/1"
+    button = page.locator('[data-mirror][data-quality="480p"][data-provider="penyedia2"]')
+    button.click()
+    link_id = button.get_attribute("data-mirror")
+    player.locator(f"text=embed resolved/{link_id}").wait_for()
     assert watcher.problems == [], watcher.problems
     context.close()
 
