@@ -54,9 +54,34 @@ def _anime_link(node: LexborNode, selector: str) -> tuple[str | None, LexborNode
     return None, None
 
 
-def _poster(node: LexborNode) -> str | None:
-    img = node.css_first("img")
+def _poster(node: LexborNode | None) -> str | None:
+    img = None if node is None else node if node.tag == "img" else node.css_first("img")
     return attr(img, "src") or attr(img, "data-src") or attr(img, "data-lazy-src")
+
+
+def scan(node: LexborNode, classes: frozenset[str]) -> dict[str, LexborNode]:
+    """First descendant carrying each of `classes`, plus the first `a[href]` ("<a>") and
+    `img` ("<img>"), in one walk: a card has a dozen fields and a selector per field costs
+    more than the walk (selectors are compiled on every call)."""
+    found: dict[str, LexborNode] = {}
+    for child in node.traverse(include_text=False):
+        tag = child.tag
+        if tag == "a" and "<a>" not in found and child.attrs.get("href"):
+            found["<a>"] = child
+        elif tag == "img" and "<img>" not in found:
+            found["<img>"] = child
+        names = child.attrs.get("class")
+        if names:
+            for name in names.split():
+                if name in classes and name not in found:
+                    found[name] = child
+    return found
+
+
+def _link_slug(link: LexborNode | None) -> str | None:
+    href = attr(link, "href")
+    slug = slug_from_url(href)
+    return slug if slug and url_kind(href) in ("anime", None) else None
 
 
 def genre_refs(links: list[LexborNode]) -> list[GenreRef]:
@@ -72,25 +97,32 @@ def genre_refs(links: list[LexborNode]) -> list[GenreRef]:
 # --------------------------------------------------------------------------- .venz cards
 
 
+_VENZ_CLASSES = frozenset({"thumb", "jdlflm", "epz", "epztipe", "newnime"})
+
+
 def _venz_card(item: LexborNode, reference: datetime.date | None) -> AnimeCard | None:
-    slug, link = _anime_link(item, ".thumb a[href], a[href]")
+    parts = scan(item, _VENZ_CLASSES)
+    thumb = parts.get("thumb")
+    link = thumb.css_first("a[href]") if thumb is not None else None
+    slug = _link_slug(link)
+    if slug is None:
+        slug, link = _anime_link(item, "a[href]")
     if slug is None or link is None:
         return None
-    title = node_text(item.css_first(".jdlflm")) or strip_sub_suffix(
+    title = node_text(parts.get("jdlflm")) or strip_sub_suffix(
         re.sub(r"\s*\(Episode[^)]*\)", "", clean(attr(link, "title")))
     )
     if not title:
-        img = item.css_first("img")
-        title = strip_sub_suffix(clean(attr(img, "alt")))
-    episode_label = node_text(item.css_first(".epz")) or None
-    tipe = node_text(item.css_first(".epztipe"))
+        title = strip_sub_suffix(clean(attr(parts.get("<img>"), "alt")))
+    episode_label = node_text(parts.get("epz")) or None
+    tipe = node_text(parts.get("epztipe"))
     day = tipe if tipe.lower() in WEEKDAYS or tipe.lower() == "random" else None
     season = tipe if _SEASON_RE.match(tipe) else None
-    date_text = node_text(item.css_first(".newnime")) or None
+    date_text = node_text(parts.get("newnime")) or None
     return AnimeCard(
         slug=slug,
         title=title or slug,
-        poster_url=_poster(item),
+        poster_url=_poster(parts.get("<img>")),
         episode_label=episode_label,
         episode_number=first_number(episode_label),
         day=day,
@@ -178,26 +210,46 @@ def parse_list_page(html: str, url: str = "") -> ListPage:
 # --------------------------------------------------------------------------- genre page
 
 
+_GENRE_CLASSES = frozenset(
+    {
+        "col-anime-title",
+        "col-anime-studio",
+        "col-anime-eps",
+        "col-anime-rating",
+        "col-anime-genre",
+        "col-anime-cover",
+        "col-synopsis",
+        "col-anime-date",
+    }
+)
+
+
 def _genre_card(item: LexborNode) -> AnimeCard | None:
-    slug, link = _anime_link(item, ".col-anime-title a[href]")
+    parts = scan(item, _GENRE_CLASSES)
+    title_box = parts.get("col-anime-title")
+    link = title_box.css_first("a[href]") if title_box is not None else None
+    slug = _link_slug(link)
     if slug is None:
         slug, link = _anime_link(item, "a[href]")
     if slug is None or link is None:
         return None
-    eps = node_text(item.css_first(".col-anime-eps")) or None
-    paragraphs = [node_text(p) for p in item.css(".col-synopsis p")]
-    synopsis = "\n\n".join(p for p in paragraphs if p) or node_text(item.css_first(".col-synopsis"))
-    cover = item.css_first(".col-anime-cover") or item
+    eps = node_text(parts.get("col-anime-eps")) or None
+    synopsis_box = parts.get("col-synopsis")
+    synopsis = None
+    if synopsis_box is not None:
+        paragraphs = [node_text(p) for p in synopsis_box.css("p")]
+        synopsis = "\n\n".join(p for p in paragraphs if p) or node_text(synopsis_box)
+    genre_box = parts.get("col-anime-genre")
     return AnimeCard(
         slug=slug,
         title=node_text(link) or slug,
-        poster_url=_poster(cover),
+        poster_url=_poster(parts.get("col-anime-cover") or parts.get("<img>")),
         episode_label=eps,
         episode_number=parse_int(eps),
-        score=parse_score(node_text(item.css_first(".col-anime-rating"))),
-        season=node_text(item.css_first(".col-anime-date")) or None,
-        studio=node_text(item.css_first(".col-anime-studio")) or None,
-        genres=genre_refs(item.css(".col-anime-genre a")),
+        score=parse_score(node_text(parts.get("col-anime-rating"))),
+        season=node_text(parts.get("col-anime-date")) or None,
+        studio=node_text(parts.get("col-anime-studio")) or None,
+        genres=genre_refs(genre_box.css("a")) if genre_box is not None else [],
         synopsis=synopsis,
     )
 
