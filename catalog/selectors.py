@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import InvalidPage, Page, Paginator
 from django.db.models import Count, Max, Prefetch, QuerySet, Subquery, Sum
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import (
@@ -72,6 +73,8 @@ _CARD_FIELDS = (
 )
 # A CSP host-source we are willing to emit: hostname with an optional port, nothing that
 # could close the directive or add another source.
+# The characters Django's reverse() leaves unquoted in a path segment.
+_URL_SAFE = "!$&'()*+,;=~:@"
 _HOST_RE = re.compile(r"^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$")
 
 
@@ -289,6 +292,7 @@ class EpisodeRow:
     title: str
     number: Decimal | None
     published_on: Any
+    url: str = ""
 
     @property
     def number_display(self) -> str:
@@ -317,7 +321,9 @@ def episode_rows(anime_id: int) -> list[EpisodeRow]:
         .order_by("number", "id")
         .values_list("slug", "title", "number", "published_on")
     )
-    return [EpisodeRow(*row) for row in rows]
+    # Reversing once and formatting 1,000 URLs is far cheaper than 1,000 {% url %} tags.
+    prefix = reverse("catalog:episode", args=["-"]).removesuffix("-/")
+    return [EpisodeRow(*row, url=f"{prefix}{quote(row[0], safe=_URL_SAFE)}/") for row in rows]
 
 
 def anime_page(anime: Anime) -> AnimePage:
