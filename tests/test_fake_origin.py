@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import signal
@@ -738,3 +739,37 @@ def test_changed_layout_makes_the_parsers_fail(
     for parse, path in cases:
         with pytest.raises(parsers.ParseError):
             parse(_get(http, fresh.base_url + path), fresh.base_url + path)
+
+
+# --- a real browser -------------------------------------------------------------------------
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
+def test_chromium_passes_the_challenge_and_switches_mirrors(
+    fresh: FakeOrigin, http: httpx.Client
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    episode = next(ep for ep in fresh.truth.episodes.values() if len(ep.mirrors) > 3)
+    other = next(m for m in episode.mirrors if not m.is_default)
+    fresh.challenge(True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{fresh.base_url}/episode/{episode.slug}/")
+            page.wait_for_selector("h1.posttl", timeout=20_000)  # after the script's reload
+            clearance = {c["name"]: c["value"] for c in page.context.cookies()}["cf_clearance"]
+            page.click(f'a[data-content="{episode.token(other)}"]')
+            page.wait_for_function(
+                "url => document.querySelector('#pembed iframe').src === url",
+                arg=other.embed_url,
+                timeout=20_000,
+            )
+        finally:
+            browser.close()
+    http.cookies.set("cf_clearance", clearance)
+    assert http.get(fresh.base_url + "/").status_code == 200

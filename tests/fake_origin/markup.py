@@ -723,6 +723,28 @@ def render_embed(provider: str, token: str) -> str:
     )
 
 
+# Pages load "jQuery" from the origin itself (the real site uses a CDN): this is NOT
+# jQuery, only the few calls the pages' inline scripts make, so a headless browser can
+# switch mirrors without reaching the internet.
+JQUERY_SHIM = (
+    "(function(){function Q(sel){var els=[].slice.call(document.querySelectorAll(sel));"
+    "return{on:function(name,fn){els.forEach(function(el){el.addEventListener(name,"
+    "function(ev){fn({preventDefault:function(){ev.preventDefault();},currentTarget:el});});"
+    "});return this;}};}"
+    "Q.extend=function(){return Object.assign.apply(Object,arguments);};"
+    "Q.ajax=function(url,opt){var ok=[],bad=[],body=new URLSearchParams(),data=opt.data||{};"
+    "Object.keys(data).forEach(function(k){body.append(k,data[k]);});"
+    'fetch(url,{method:opt.method||"GET",body:body,credentials:"same-origin",headers:'
+    '{"Content-Type":"application/x-www-form-urlencoded; charset=UTF-8",'
+    '"X-Requested-With":"XMLHttpRequest"}})'
+    ".then(function(r){if(!r.ok){throw r;}return r.json();})"
+    ".then(function(j){ok.forEach(function(f){f(j);});})"
+    ".catch(function(e){bad.forEach(function(f){f(e);});});"
+    "var p={done:function(f){ok.push(f);return p;},fail:function(f){bad.push(f);return p;}};"
+    "return p;};window.$=window.jQuery=Q;})();"
+)
+
+
 # --- a changed layout (for parser-failure tests) -------------------------------------
 _RENAMES = {
     "venz": "venz-grid",

@@ -574,6 +574,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "POST":
             self._send(405, "", with_body=body)
             return
+        if path == "/wp-includes/js/jquery/jquery.min.js":
+            self._send(
+                200,
+                markup.JQUERY_SHIM,
+                "application/javascript",
+                with_body=body,
+                truncate=truncate,
+            )
+            return
         if not path.endswith("/") and "." not in path.rsplit("/", 1)[-1]:
             # WordPress canonical redirect: add the trailing slash.
             location = base + path + "/" + (f"?{split.query}" if split.query else "")
