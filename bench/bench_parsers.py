@@ -3,7 +3,7 @@
 For each page: the bare `LexborHTMLParser(html)` parse, our parser (parse + extraction), their
 ratio (goal: at most 1.5x for detail and episode), and the same extraction written with
 BeautifulSoup (the common choice of peer scrapers) for comparison. Times are the best of
-several rounds of the median-free mean per call, so background load inflates them least.
+several rounds, so background load inflates them least.
 
 Run: `make bench` or `.venv/bin/python bench/bench_parsers.py`.
 """
@@ -59,18 +59,25 @@ CASES: list[tuple[str, str, str]] = [
 ]
 
 
-def best_time(fn: Callable[[], Any], budget: float = 0.25, rounds: int = 5) -> float:
-    """Seconds per call: the best of `rounds` rounds, each looping for about `budget`/rounds."""
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-6)
-    loops = max(1, int(budget / rounds / once))
-    best = float("inf")
-    for _ in range(rounds):
+def best_times(fns: list[Callable[[], Any]], budget: float, rounds: int = 9) -> list[float]:
+    """Seconds per call of each function: the best of `rounds` rounds.
+
+    The functions are timed in alternation within each round, so that load from other
+    processes on the shared machine hits them alike and the ratios stay meaningful.
+    """
+    loops = []
+    for fn in fns:
         start = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        best = min(best, (time.perf_counter() - start) / loops)
+        fn()
+        once = max(time.perf_counter() - start, 1e-6)
+        loops.append(max(1, int(budget / rounds / once)))
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for index, fn in enumerate(fns):
+            start = time.perf_counter()
+            for _ in range(loops[index]):
+                fn()
+            best[index] = min(best[index], (time.perf_counter() - start) / loops[index])
     return best
 
 
@@ -184,7 +191,8 @@ def run() -> str:
         "`bench/bench_parsers.py` on the real pages in `../shared/otakudesu-pages/` "
         f"(Python {platform.python_version()}, selectolax {selectolax.__version__} Lexbor"
         + (f", beautifulsoup4 {bs4.__version__} with html.parser" if bs4 else "")
-        + f", {platform.machine()}). Best-of-5 mean per call, on a shared 2-core machine.",
+        + f", {platform.machine()}). Best of 9 rounds (functions alternated within each "
+        "round), mean per call, on a shared 2-core machine: expect noise.",
         "",
         (
             '"bare parse" is `LexborHTMLParser(html)` alone; "parser" is our full parse + '
@@ -201,16 +209,21 @@ def run() -> str:
         if not path.exists():
             continue
         html = path.read_text(encoding="utf-8")
-        budget = 1.0 if kind == "anime-list" else 0.25
-        bare = best_time(lambda html=html: LexborHTMLParser(html), budget)
+        budget = 1.0 if kind == "anime-list" else 0.3
         parser = PARSERS[kind]
-        ours = best_time(lambda html=html, url=url, parser=parser: parser(html, url), budget)
+        extractor = BS4_EXTRACTORS.get(kind) if bs4 is not None else None
+        fns: list[Callable[[], Any]] = [
+            lambda html=html: LexborHTMLParser(html),
+            lambda html=html, url=url, parser=parser: parser(html, url),
+        ]
+        if extractor is not None:
+            fns.append(lambda html=html, extractor=extractor: extractor(html))
+        times = best_times(fns, budget)
+        bare, ours = times[0], times[1]
         soup_cell = ratio_cell = "–"
-        extractor = BS4_EXTRACTORS.get(kind)
-        if bs4 is not None and extractor is not None:
-            soup = best_time(lambda html=html, extractor=extractor: extractor(html), budget)
-            soup_cell = f"{soup * 1e3:.2f} ms"
-            ratio_cell = f"{soup / ours:.1f}×"
+        if extractor is not None:
+            soup_cell = f"{times[2] * 1e3:.2f} ms"
+            ratio_cell = f"{times[2] / ours:.1f}×"
         lines.append(
             f"| {name} | {kind} | {len(html.encode()) / 1024:.0f} kB | {bare * 1e3:.2f} ms "
             f"| {ours * 1e3:.2f} ms | {ours / bare:.2f}× | {soup_cell} | {ratio_cell} |"
