@@ -349,7 +349,7 @@ def render_genre(cat: Catalog, base: str, slug: str, page_no: int) -> str | None
     content = (
         '<div class=\'vezone\'><div class="venser"><div class="page">'
         f"<div class='rvad'><h1><i class=\"fa fa-search\"></i> Daftar Genre {e(genre.name)}<h1> </div>"
-        f"{''.join(cards)}"
+        f'{"".join(cards)} <div class="clear"></div> '
         f"{pagination(f'{base}/genres/{slug}/', page_no, total, genre=True)}"
         "</div></div></div>"
     )
@@ -597,7 +597,12 @@ def render_episode(
         "onchange=\"window.open(this.options[this.selectedIndex].value,'_self')\">"
         f'<option value="0">Pilih Episode Lainnya</option>{options}</select></div>'
         f"<div class='flir'>{nav}</div></div><div class='clear'></div>"
-        '<div id="lightsVideo"><div id="embed_holder"><div class="player-embed" id="pembed">'
+        '<div id="lightsVideo"><div id="overplay" style="position: absolute; z-index: 1000; '
+        'width: 100%; height: 100%;"><div class="chain" style="width: 70%;margin: auto;" '
+        'align="center"><div class id="close-button2" '
+        "onclick=\"document.getElementById('overplay').style.display = 'none';\" "
+        'style="cursor: pointer;">Tutup</div></div></div>'
+        '<div id="embed_holder"><div class="player-embed" id="pembed">'
         f'<div class="responsive-embed-stream"><iframe src="{e(ep.default_embed)}" '
         'WIDTH="420" HEIGHT="370" allowfullscreen="true" webkitallowfullscreen="true" '
         'mozallowfullscreen="true"></iframe></div></div>'
@@ -606,12 +611,15 @@ def render_episode(
         "</span></div></div></div><br>"
         '<div class="mirrorstream" style="width:100%;margin-bottom:10px">'
         f"{''.join(mirror_lists)} </div></div>"
+        f'<div class="iklanpost"><a href="{b}/blog/pasang-iklan/" data-wpel-link="internal">'
+        "Ruang iklan kosong</a></div>"
         '<div class="tambahan"><ul><span class="fa fa-file-video-o"></span> '
         "Mirror mati? Pakai mirror lain.</ul></div><div class='clear'></div>"
         f'<div class="subheading" itemprop="mainEntityOfPage"><h2 itemprop="name">Unduh {t}</h2></div>'
         f'<div class="download"> <h4>{t} &#8211; [{e(ep.credit)}]</h4><ul>{mp4}</ul><ul>{mkv}</ul></div>'
         "</div>"
         f'<div class="keyword"><div class="keying">Nonton {t}</div></div>'
+        '<div class="likekami" style="text-align: center;"><em><b>Mampir lagi ya.</b></em></div>'
         '<div class="clear"></div><div class="alert alert-info"><b>Bantuan :</b>'
         f'<li><a href="{e(anime_url(base, a.slug))}" rel="follow" data-wpel-link="internal">'
         f"Episode lain dari <b>{e(a.title)}</b></a></li></div>"
