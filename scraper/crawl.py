@@ -1,0 +1,396 @@
+"""Crawls of the origin: what to fetch, in which order, and what to hand to ingest.
+
+- full: A-Z list -> every anime -> its episode pages (and batch), one anime at a time so
+  memory does not grow with the catalogue; `max_age` skips anime scraped recently, so a
+  stopped full crawl resumes where it was.
+- ongoing: the cheap update. Home, then ongoing pages until one has nothing new; only
+  anime whose newest episode changed (or that finished) get their detail and their new
+  episode pages fetched. Nothing new costs two requests.
+- anime SLUG / episode SLUG: one of each.
+
+Every run is recorded in a ScrapeRun (not in a dry run, which writes nothing). A page
+that fails to parse or to download is an error of the run and leaves its anime as it was;
+only a failure of the crawl's entry page, or an unsolved challenge, stops the run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from catalog.models import Anime, Episode, ScrapeRun
+from scraper import parsers
+from scraper.client import ChallengeError, ClientError, FetchError, OriginClient, Page
+from scraper.parsers import ParseError
+from scraper.parsers.types import AnimeCard, AnimeDetail, EpisodePage
+from scraper.services import AnimeBundle, Counts, ingest_anime, make_client
+
+__all__ = ["CrawlError", "ProgressEvent", "make_client", "run_crawl"]
+
+logger = logging.getLogger("scraper.crawl")
+T = TypeVar("T")
+
+KINDS = ("full", "ongoing", "anime", "episode")
+MAX_LIST_PAGES = 50  # a safety stop for the ongoing update's paging
+
+
+class CrawlError(Exception):
+    """The crawl could not go on (entry page unreachable, unsolved challenge...)."""
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What a crawl reports after each page: for a bar on a terminal or a log line."""
+
+    url: str
+    done: int  # anime handled so far
+    total: int | None  # anime to handle, when known
+    counts: Counts
+    note: str = ""
+
+
+ProgressFn = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class RunRecorder:
+    """Keeps the ScrapeRun of a crawl current (saved every few pages for the admin)."""
+
+    kind: str
+    arguments: dict[str, Any]
+    base_url: str
+    dry_run: bool
+    counts: Counts = field(default_factory=Counts)
+    errors: list[str] = field(default_factory=list)
+    run: ScrapeRun = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.run = ScrapeRun(
+            kind=self.kind, arguments=self.arguments, base_url=self.base_url, dry_run=self.dry_run
+        )
+        self._save()
+
+    def _save(self) -> None:
+        run = self.run
+        run.created, run.updated, run.unchanged = (
+            self.counts.created,
+            self.counts.updated,
+            self.counts.unchanged,
+        )
+        run.error_count = len(self.errors)
+        run.errors = "\n".join(self.errors)
+        if not self.dry_run:  # a dry run writes nothing, its own record included
+            run.save()
+
+    def page(self, client: OriginClient) -> None:
+        self.run.pages_fetched += 1
+        self.run.requests_made = client.request_count
+        if self.run.pages_fetched % 20 == 0:
+            self._save()
+
+    def error(self, message: str) -> None:
+        logger.warning("%s", message)
+        self.errors.append(message)
+
+    def finish(self, status: str, client: OriginClient | None = None) -> ScrapeRun:
+        self.run.status = status
+        self.run.finished_at = timezone.now()
+        if client is not None:
+            self.run.requests_made = client.request_count
+            self.run.base_url = client.base_url
+        self._save()
+        return self.run
+
+
+class Crawler:
+    def __init__(
+        self,
+        client: OriginClient,
+        recorder: RunRecorder,
+        *,
+        dry_run: bool = False,
+        limit: int | None = None,
+        max_age: datetime.timedelta | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.dry_run = dry_run
+        self.limit = limit
+        self.max_age = max_age
+        self.progress = progress
+        self.done = 0
+        self.total: int | None = None
+        self.changes: list[str] = []  # what a dry run would change, one line per anime
+        self._challenge_solved = False
+
+    # ------------------------------------------------------------------ fetching
+
+    def fetch(self, path: str) -> Page:
+        try:
+            page = self.client.get(path)
+        except ChallengeError as exc:
+            if self._challenge_solved:
+                raise CrawlError(f"challenge still shown after solving: {exc}") from exc
+            self._solve(path, exc)
+            page = self.client.get(path)
+        self.recorder.page(self.client)
+        self._report(page.url)
+        return page
+
+    def _solve(self, path: str, exc: ChallengeError) -> None:
+        try:
+            from scraper.solver import solve_challenge
+        except ImportError:
+            raise CrawlError(f"origin answers with a challenge and no solver: {exc}") from exc
+        try:
+            solve_challenge(self.client, self.client.origin_url(path))
+        except Exception as solve_exc:
+            raise CrawlError(f"challenge not solved: {solve_exc}") from solve_exc
+        self._challenge_solved = True
+
+    def parsed(self, path: str, parser: Callable[[str, str], T]) -> T:
+        page = self.fetch(path)
+        return parser(page.text, self.client.origin_url(path))
+
+    def _report(self, url: str, note: str = "") -> None:
+        if self.progress is not None:
+            event = ProgressEvent(url, self.done, self.total, self.recorder.counts, note)
+            self.progress(event)
+
+    # ------------------------------------------------------------------ one anime
+
+    def crawl_anime(
+        self,
+        slug: str,
+        *,
+        refresh_episodes: bool,
+        release_day: str | None = None,
+        extra_episode: EpisodePage | None = None,
+    ) -> Counts | None:
+        """Fetch and ingest one anime; None when it failed (recorded as a run error)."""
+        try:
+            detail = self.parsed(f"/anime/{slug}/", parsers.parse_detail)
+            episodes = self._episode_pages(detail, refresh=refresh_episodes, have=extra_episode)
+            batch = None
+            if detail.batch is not None and (refresh_episodes or self._is_new_batch(detail)):
+                batch = self.parsed(f"/batch/{detail.batch.slug}/", parsers.parse_batch)
+        except (ParseError, FetchError) as exc:
+            self.recorder.error(f"anime {slug}: {exc}")
+            return None
+        if extra_episode is not None:
+            episodes.append(extra_episode)
+        bundle = AnimeBundle(detail, episodes, batch, release_day)
+        counts = self._ingest(bundle)
+        self.recorder.counts.add(counts)
+        return counts
+
+    def _is_new_batch(self, detail: AnimeDetail) -> bool:
+        from catalog.models import Batch
+
+        return (
+            detail.batch is not None and not Batch.objects.filter(slug=detail.batch.slug).exists()
+        )
+
+    def _episode_pages(
+        self,
+        detail: AnimeDetail,
+        *,
+        refresh: bool,
+        have: EpisodePage | None,
+    ) -> list[EpisodePage]:
+        slugs = [ref.slug for ref in detail.episodes if have is None or ref.slug != have.slug]
+        if not refresh:
+            complete = set(
+                Episode.objects.filter(slug__in=slugs, post_id__isnull=False).values_list(
+                    "slug", flat=True
+                )
+            )
+            slugs = [s for s in slugs if s not in complete]
+        pages = []
+        for slug in slugs:
+            try:
+                pages.append(self.parsed(f"/episode/{slug}/", parsers.parse_episode))
+            except (ParseError, FetchError) as exc:
+                # The anime and its other episodes still go in; this one stays as it was.
+                self.recorder.error(f"episode {slug}: {exc}")
+        return pages
+
+    def _ingest(self, bundle: AnimeBundle) -> Counts:
+        if not self.dry_run:
+            return ingest_anime(bundle=bundle)
+        with transaction.atomic():
+            counts = ingest_anime(bundle=bundle)
+            transaction.set_rollback(True)
+        if counts.changed:
+            self.changes.append(
+                f"{bundle.detail.slug}: {counts.created} new, {counts.updated} changed"
+            )
+        return counts
+
+    # ------------------------------------------------------------------ crawls
+
+    def crawl_full(self) -> None:
+        try:
+            index = self.parsed("/anime-list/", parsers.parse_anime_list)
+        except (ParseError, FetchError) as exc:
+            raise CrawlError(f"anime list unavailable: {exc}") from exc
+        days = self._release_days()
+        refs = index.anime[: self.limit] if self.limit else index.anime
+        self.total = len(refs)
+        fresh = self._recently_scraped([r.slug for r in refs])
+        for ref in refs:
+            if ref.slug in fresh:
+                self.recorder.counts.unchanged += 1
+            else:
+                self.crawl_anime(ref.slug, refresh_episodes=True, release_day=days.get(ref.slug))
+            self.done += 1
+            self._report(ref.slug, note="anime")
+
+    def _release_days(self) -> dict[str, str]:
+        try:
+            schedule = self.parsed("/jadwal-rilis/", parsers.parse_schedule)
+        except (ParseError, FetchError) as exc:
+            self.recorder.error(f"schedule: {exc}")
+            return {}
+        return {ref.slug: day.day for day in schedule.days for ref in day.anime}
+
+    def _recently_scraped(self, slugs: list[str]) -> set[str]:
+        if self.max_age is None:
+            return set()
+        since = timezone.now() - self.max_age
+        recent = set()
+        for start in range(0, len(slugs), 500):
+            recent.update(
+                Anime.objects.filter(
+                    slug__in=slugs[start : start + 500], last_scraped_at__gte=since
+                ).values_list("slug", flat=True)
+            )
+        return recent
+
+    def crawl_ongoing(self) -> None:
+        try:
+            home = self.parsed("/", parsers.parse_home)
+        except (ParseError, FetchError) as exc:
+            raise CrawlError(f"home page unavailable: {exc}") from exc
+        todo: dict[str, str | None] = {}
+        self._collect(home.ongoing, todo, completed=False)
+        self._collect(home.completed, todo, completed=True)
+        page_no, last = 1, 1
+        while page_no <= min(last, MAX_LIST_PAGES):
+            path = "/ongoing-anime/" if page_no == 1 else f"/ongoing-anime/page/{page_no}/"
+            try:
+                listing = self.parsed(path, parsers.parse_list_page)
+            except (ParseError, FetchError) as exc:
+                self.recorder.error(f"ongoing page {page_no}: {exc}")
+                break
+            if not self._collect(listing.cards, todo, completed=False):
+                break
+            page_no, last = page_no + 1, listing.last_page
+        slugs = list(todo)[: self.limit] if self.limit else list(todo)
+        self.total = len(slugs)
+        for slug in slugs:
+            self.crawl_anime(slug, refresh_episodes=False, release_day=todo[slug])
+            self.done += 1
+            self._report(slug, note="anime")
+
+    def _collect(
+        self, cards: list[AnimeCard], todo: dict[str, str | None], *, completed: bool
+    ) -> int:
+        """Add the cards whose anime changed to `todo`; returns how many were new."""
+        stored = {
+            row["slug"]: row
+            for row in Anime.objects.filter(slug__in=[c.slug for c in cards])
+            .annotate(newest=Max("episodes__number"))
+            .values("slug", "status", "newest", "release_day")
+        }
+        new = 0
+        for card in cards:
+            row = stored.get(card.slug)
+            changed = (
+                row is None
+                or (completed and row["status"] != Anime.Status.COMPLETED)
+                or (
+                    not completed
+                    and card.episode_number is not None
+                    and (row["newest"] is None or card.episode_number > row["newest"])
+                )
+            )
+            if changed and card.slug not in todo:
+                todo[card.slug] = card.day
+                new += 1
+        return new
+
+    def crawl_episode(self, slug: str) -> None:
+        try:
+            page = self.parsed(f"/episode/{slug}/", parsers.parse_episode)
+        except (ParseError, FetchError) as exc:
+            raise CrawlError(f"episode {slug}: {exc}") from exc
+        if not page.anime_slug:
+            raise CrawlError(f"episode {slug}: the page names no anime")
+        self.total = 1
+        if self.crawl_anime(page.anime_slug, refresh_episodes=False, extra_episode=page) is None:
+            raise CrawlError(f"anime {page.anime_slug} of episode {slug} could not be stored")
+        self.done = 1
+
+
+def run_crawl(
+    kind: str,
+    *,
+    base_url: str | None = None,
+    slug: str | None = None,
+    limit: int | None = None,
+    max_age: datetime.timedelta | None = None,
+    dry_run: bool = False,
+    progress: ProgressFn | None = None,
+    client: OriginClient | None = None,
+) -> ScrapeRun:
+    """Run one crawl and return its ScrapeRun (unsaved in a dry run).
+
+    Raises CrawlError (run marked failed) on a fatal error and re-raises KeyboardInterrupt
+    (run marked interrupted; the anime being written is rolled back as a whole).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown crawl kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if kind in {"anime", "episode"} and not slug:
+        raise ValueError(f"crawl {kind} needs a slug")
+    own_client = client is None
+    client = client or make_client(base_url)
+    arguments = {"slug": slug, "limit": limit, "max_age": max_age and max_age.total_seconds()}
+    arguments = {k: v for k, v in arguments.items() if v is not None}
+    recorder = RunRecorder(kind, arguments, client.base_url, dry_run)
+    crawler = Crawler(
+        client, recorder, dry_run=dry_run, limit=limit, max_age=max_age, progress=progress
+    )
+    try:
+        if kind == "full":
+            crawler.crawl_full()
+        elif kind == "ongoing":
+            crawler.crawl_ongoing()
+        elif kind == "anime":
+            crawler.total = 1
+            if crawler.crawl_anime(slug or "", refresh_episodes=True) is None:
+                raise CrawlError(recorder.errors[-1])
+        else:
+            crawler.crawl_episode(slug or "")
+    except KeyboardInterrupt:
+        recorder.error("interrupted (Ctrl-C)")
+        recorder.finish(ScrapeRun.Status.INTERRUPTED, client)
+        raise
+    except (CrawlError, ClientError) as exc:
+        recorder.error(f"fatal: {exc}")
+        recorder.finish(ScrapeRun.Status.FAILED, client)
+        raise exc if isinstance(exc, CrawlError) else CrawlError(str(exc)) from exc
+    finally:
+        if own_client:
+            client.close()
+    run = recorder.finish(ScrapeRun.Status.OK, client)
+    run.changes = crawler.changes  # type: ignore[attr-defined]
+    return run
