@@ -763,6 +763,7 @@ def test_chromium_passes_the_challenge_and_switches_mirrors(
             page.goto(f"{fresh.base_url}/episode/{episode.slug}/")
             page.wait_for_selector("h1.posttl", timeout=20_000)  # after the script's reload
             clearance = {c["name"]: c["value"] for c in page.context.cookies()}["cf_clearance"]
+            page.click("#close-button2")  # the ad overlay covers the page, as on the site
             page.click(f'a[data-content="{episode.token(other)}"]')
             page.wait_for_function(
                 "url => document.querySelector('#pembed iframe').src === url",
