@@ -1,0 +1,71 @@
+# syntax=docker/dockerfile:1
+# otakusite images. Targets:
+#   web     (default) gunicorn + the site; static files collected at build time
+#   worker  the same plus Debian's Chromium for the Cloudflare challenge solver (qcluster)
+# Build: docker build -t otakusite .   /   docker build --target worker -t otakusite-worker .
+
+ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+
+# ---------------------------------------------------------------------------- builder
+# Compilers and MariaDB client headers live only here: mysqlclient is built into a
+# virtualenv that the runtime stages copy, without the toolchain.
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential pkg-config default-libmysqlclient-dev \
+ && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first (cached across code changes): install the project, then drop the
+# project itself; the runtime runs it from /app.
+COPY pyproject.toml README.md ./
+COPY otakusite/__init__.py otakusite/__init__.py
+COPY catalog/__init__.py catalog/__init__.py
+COPY scraper/__init__.py scraper/__init__.py
+RUN pip install ".[mysql]" && pip uninstall -y otakusite
+
+# ---------------------------------------------------------------------------- base
+FROM ${PYTHON_IMAGE} AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH \
+    STATIC_ROOT=/app/staticfiles \
+    OTAKUSITE_VAR_DIR=/app/var \
+    SCRAPER_COOKIE_PATH=/app/var/cookies.json
+# libmariadb3: the runtime half of mysqlclient; tini: signals and zombies for PID 1.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libmariadb3 tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=app:app . .
+# collectstatic needs settings that load: a throwaway key, used for nothing else.
+RUN SECRET_KEY=build-only-collectstatic DEBUG=0 ALLOWED_HOSTS=localhost \
+    python manage.py collectstatic --noinput \
+ && mkdir -p /app/var /srv/static \
+ && chown -R app:app /app/var /app/staticfiles /srv/static
+EXPOSE 8000
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/deploy/entrypoint.sh"]
+
+# ---------------------------------------------------------------------------- worker
+FROM base AS worker
+# Debian's Chromium (never `playwright install`): the solver drives it via CHROMIUM_PATH.
+# CJK fonts so pages with Japanese titles render like in a real browser.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
+ENV CHROMIUM_PATH=/usr/bin/chromium
+USER app
+# No HTTP port to probe: if qcluster dies, PID 1 exits and Compose restarts the container.
+HEALTHCHECK NONE
+CMD ["worker"]
+
+# ---------------------------------------------------------------------------- web
+FROM base AS web
+USER app
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "/app/deploy/healthcheck.py"]
+CMD ["web"]
