@@ -60,18 +60,23 @@ def _max_age(options: dict[str, Any]) -> datetime.timedelta | None:
     return datetime.timedelta(seconds=float(value))
 
 
-def _skip(kind: str, arguments: dict[str, Any], reason: str) -> ScrapeRun:
+def _finished(kind: str, arguments: dict[str, Any], status: str, message: str) -> ScrapeRun:
     now = timezone.now()
-    logger.info("%s: %s", kind, reason)
+    logger.info("%s: %s", kind, message)
     return ScrapeRun.objects.create(
         kind=kind,
         arguments=arguments,
         base_url=arguments.get("base_url") or settings.OTAKUDESU_BASE_URL,
         started_at=now,
         finished_at=now,
-        status=ScrapeRun.Status.SKIPPED,
-        errors=reason,
+        status=status,
+        errors=message,
+        error_count=int(status == ScrapeRun.Status.FAILED),
     )
+
+
+def _skip(kind: str, arguments: dict[str, Any], reason: str) -> ScrapeRun:
+    return _finished(kind, arguments, ScrapeRun.Status.SKIPPED, reason)
 
 
 def _running_elsewhere(kind: str, timeout: int) -> ScrapeRun | None:
@@ -118,7 +123,12 @@ def crawl_task(kind: str, **options: Any) -> int | None:
         def heartbeat(_event: object) -> None:
             lock.refresh()
 
-        run = run_crawl(kind, max_age=max_age, progress=heartbeat, **options)
+        try:
+            run = run_crawl(kind, max_age=max_age, progress=heartbeat, **options)
+        except (ValueError, TypeError) as exc:
+            # A schedule with bad arguments: still leave a trace the admin shows.
+            _finished(kind, arguments, ScrapeRun.Status.FAILED, f"fatal: {exc}")
+            raise
         logger.info(
             "%s crawl finished: %s (%d created, %d updated, %d errors)",
             kind,

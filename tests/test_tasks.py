@@ -181,6 +181,15 @@ def test_different_kinds_do_not_block_each_other(monkeypatch: pytest.MonkeyPatch
     assert [c["kind"] for c in calls] == ["ongoing"]
 
 
+def test_a_task_with_bad_arguments_still_leaves_a_failed_run() -> None:
+    with pytest.raises(ValueError, match="slug"):
+        tasks.crawl_task("anime")
+    run = ScrapeRun.objects.get(kind="anime")
+    assert run.status == ScrapeRun.Status.FAILED
+    assert "slug" in run.errors
+    assert not locks.is_held("crawl:anime")
+
+
 # --------------------------------------------------------------------------- real crawls
 
 
