@@ -54,6 +54,16 @@ PAGE_KINDS = (
 )
 
 
+# Other names for the page kinds (the parsers' names among them).
+KIND_ALIASES = {
+    "detail": "anime",
+    "completed": "complete",
+    "anime-list": "anime_list",
+    "genre-list": "genre_list",
+    "jadwal-rilis": "schedule",
+}
+
+
 class LoggedRequest(NamedTuple):
     method: str
     path: str  # path with query
@@ -269,7 +279,8 @@ class FakeOrigin:
         ``max_consecutive`` failures in a row the same URL succeeds, so a client with a
         few retries always gets through. ``timeout`` holds the connection silent for
         ``timeout_seconds`` then drops it; ``reset`` sends a TCP RST; ``truncated`` sends
-        half the body under a full Content-Length.
+        half the body under a full Content-Length. Faults hit every request, admin-ajax and
+        the embed host included; ``faults(rate=0)`` turns them off.
         """
         kinds = tuple(kinds)
         unknown = set(kinds) - set(FAULT_KINDS)
@@ -294,11 +305,14 @@ class FakeOrigin:
         return server.base_url
 
     def change_layout(self, paths_or_kinds: Iterable[str] | str = ()) -> None:
-        """Serve a redesigned layout for these page kinds (see PAGE_KINDS) or exact paths.
+        """Serve a redesigned layout for these page kinds (see PAGE_KINDS and KIND_ALIASES)
+        or exact paths (``"/anime/<slug>/"``): landmark classes and ids are renamed and the
+        ``<b>Label</b>:`` info rows lose their labels, so the parsers raise ParseError.
 
         ``change_layout(())`` restores the normal layout.
         """
-        items = {paths_or_kinds} if isinstance(paths_or_kinds, str) else set(paths_or_kinds)
+        raw = [paths_or_kinds] if isinstance(paths_or_kinds, str) else list(paths_or_kinds)
+        items = {KIND_ALIASES.get(item, item) for item in raw}
         for item in items:
             if not item.startswith("/") and item not in PAGE_KINDS:
                 raise ValueError(f"not a page kind or path: {item!r}")
