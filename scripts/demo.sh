@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make demo`: fill the site offline from the project's own fake origin, then serve it.
+# The fake origin keeps running beside the site so mirror switching and the scheduled
+# updates have an origin to talk to.
+set -euo pipefail
+host=${1:-127.0.0.1}
+port=${2:-8000}
+origin_port=${DEMO_ORIGIN_PORT:-8001}
+size=${DEMO_SIZE:-300}
+py=.venv/bin/python
+mkdir -p var
+
+$py -m tests.fake_origin --port "$origin_port" --size "$size" >var/fake-origin.log 2>&1 &
+origin_pid=$!
+trap 'kill "$origin_pid" 2>/dev/null || true' EXIT INT TERM
+base="http://127.0.0.1:$origin_port"
+for _ in $(seq 1 100); do
+  if $py -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$base/" 2>/dev/null; then
+    break
+  fi
+  kill -0 "$origin_pid" 2>/dev/null || { cat var/fake-origin.log; exit 1; }
+  sleep 0.2
+done
+
+export OTAKUDESU_BASE_URL="$base" SCRAPER_RATE_LIMIT=0 AUTO_FIRST_CRAWL=0
+echo "demo: crawling the fake origin at $base ($size anime)..."
+$py manage.py scrape full --max-age 1h
+scripts/run-dev.sh "$host" "$port"
