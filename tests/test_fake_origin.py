@@ -772,3 +772,12 @@ def test_chromium_passes_the_challenge_and_switches_mirrors(
             browser.close()
     http.cookies.set("cf_clearance", clearance)
     assert http.get(fresh.base_url + "/").status_code == 200
+
+
+def test_posters_on_the_origin_are_served_as_pictures(fresh: FakeOrigin, http) -> None:
+    anime = next(iter(fresh.truth.anime.values()))
+    response = http.get(fresh.url(anime.poster_path))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.text.startswith("<svg")
+    assert http.get(fresh.url(anime.poster_path)).text == response.text  # deterministic

@@ -15,6 +15,7 @@ Renderers return ``None`` for things that do not exist (the server answers 404).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import zlib
@@ -796,3 +797,21 @@ def change_layout(markup: str) -> str:
 
 def fmt(number: float) -> str:  # re-exported for tests
     return fmt_number(number)
+
+
+def render_poster(path: str) -> str:
+    """A made-up poster for any upload path: a gradient in colours derived from the path."""
+    digest = hashlib.sha1(path.encode(), usedforsecurity=False).digest()
+    hue_a, hue_b = digest[0] * 360 // 256, digest[1] * 360 // 256
+    name = html.escape(path.rsplit("/", 1)[-1].rsplit(".", 1)[0].replace("-", " ")[:24])
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="225" height="320" viewBox="0 0 225 320">'
+        '<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">'
+        f'<stop offset="0" stop-color="hsl({hue_a},70%,45%)"/>'
+        f'<stop offset="1" stop-color="hsl({hue_b},70%,25%)"/></linearGradient></defs>'
+        '<rect width="225" height="320" fill="url(#g)"/>'
+        f'<circle cx="{40 + digest[2] % 140}" cy="{60 + digest[3] % 120}" r="{30 + digest[4] % 40}"'
+        ' fill="rgba(255,255,255,.18)"/>'
+        '<text x="112" y="290" font-family="sans-serif" font-size="16" fill="#fff"'
+        f' text-anchor="middle">{name}</text></svg>'
+    )

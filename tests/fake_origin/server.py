@@ -597,6 +597,17 @@ class _Handler(BaseHTTPRequestHandler):
                 truncate=truncate,
             )
             return
+        if path.startswith("/wp-content/uploads/"):
+            # Posters and logos: a generated picture, so the demo site shows images offline.
+            self._send(
+                200,
+                markup.render_poster(path),
+                "image/svg+xml",
+                headers=[("Cache-Control", "public, max-age=86400")],
+                with_body=body,
+                truncate=truncate,
+            )
+            return
         if not path.endswith("/") and "." not in path.rsplit("/", 1)[-1]:
             # WordPress canonical redirect: add the trailing slash.
             location = base + path + "/" + (f"?{split.query}" if split.query else "")
