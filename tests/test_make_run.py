@@ -67,6 +67,21 @@ def make_run(tmp_path) -> Iterator[str]:
         log.close()
 
 
+def test_first_run_crawls_and_says_when_the_origin_is_unreachable(make_run: str) -> None:
+    # make run queued the first crawl of an origin nobody answers: once the worker gave up,
+    # the home page says so and names the offline alternative.
+    deadline = time.monotonic() + 120
+    page = ""
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(make_run + "/", timeout=10) as response:
+            page = response.read().decode()
+        if "tidak bisa dihubungi" in page:
+            break
+        time.sleep(0.5)
+    assert "tidak bisa dihubungi" in page
+    assert "make demo" in page
+
+
 def test_make_run_serves_home_and_admin_login(make_run: str) -> None:
     with urllib.request.urlopen(make_run + "/", timeout=10) as response:
         assert response.status == 200
