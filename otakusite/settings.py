@@ -230,6 +230,11 @@ SCRAPER_RETRIES = int(os.environ.get("SCRAPER_RETRIES", "4"))
 SCRAPER_COOKIE_PATH = Path(os.environ.get("SCRAPER_COOKIE_PATH", VAR_DIR / "cookies.json"))
 SCRAPER_UPDATE_MINUTES = int(os.environ.get("SCRAPER_UPDATE_MINUTES", "30"))
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# At most one browser solve of a Cloudflare challenge per host in this many minutes.
+SOLVER_MIN_INTERVAL_MINUTES = float(os.environ.get("SOLVER_MIN_INTERVAL_MINUTES", "10"))
+# Mirrors checked per run of the daily health check; newest episodes' mirrors pre-resolved.
+MIRROR_CHECK_LIMIT = int(os.environ.get("MIRROR_CHECK_LIMIT", "1000"))
+SCRAPER_RESOLVE_RECENT = int(os.environ.get("SCRAPER_RESOLVE_RECENT", "50"))
 # Pages say "data as of ..." once the last successful update is older than this.
 STALE_AFTER_MINUTES = int(os.environ.get("STALE_AFTER_MINUTES", "180"))
 # `make run` on an empty database starts the first crawl in the background.
