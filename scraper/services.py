@@ -311,7 +311,10 @@ def _upsert_episodes(anime: Anime, bundle: AnimeBundle, counts: Counts) -> dict[
     for slug, values in wanted.items():
         episode = stored.get(slug)
         if episode is None:
-            episode = Episode(anime=anime, slug=slug, **{k: v for k, v in values.items() if v})
+            # `is not None`, not truthiness: an "Episode 0" (number 0) must be stored as 0 at
+            # once, or the next identical crawl "updates" it from NULL to 0.
+            given = {k: v for k, v in values.items() if v is not None}
+            episode = Episode(anime=anime, slug=slug, **given)
             episode.title = episode.title or slug
             to_create.append(episode)
         else:
