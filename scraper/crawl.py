@@ -178,13 +178,18 @@ class Crawler:
         """Fetch and ingest one anime; None when it failed (recorded as a run error)."""
         try:
             detail = self.parsed(f"/anime/{slug}/", parsers.parse_detail)
-            episodes = self._episode_pages(detail, refresh=refresh_episodes, have=extra_episode)
-            batch = None
-            if detail.batch is not None and (refresh_episodes or self._is_new_batch(detail)):
-                batch = self.parsed(f"/batch/{detail.batch.slug}/", parsers.parse_batch)
         except (ParseError, FetchError) as exc:
             self.recorder.error(f"anime {slug}: {exc}")
             return None
+        episodes = self._episode_pages(detail, refresh=refresh_episodes, have=extra_episode)
+        batch = None
+        if detail.batch is not None and (refresh_episodes or self._is_new_batch(detail)):
+            try:
+                batch = self.parsed(f"/batch/{detail.batch.slug}/", parsers.parse_batch)
+            except (ParseError, FetchError) as exc:
+                # Like a failed episode page: the anime still goes in, its batch stays as
+                # it was (and, when none is stored yet, the next update asks again).
+                self.recorder.error(f"batch {detail.batch.slug}: {exc}")
         if extra_episode is not None:
             episodes.append(extra_episode)
         bundle = AnimeBundle(detail, episodes, batch, release_day)
