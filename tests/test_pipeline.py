@@ -239,3 +239,30 @@ def test_interrupt_marks_the_run_and_leaves_no_half_written_anime(
     assert Anime.objects.count() == 1  # the second anime was rolled back as a whole
     stored = Anime.objects.get()
     assert stored.episodes.count() == len(origin.truth.anime[stored.slug].episodes)
+
+
+def test_a_broken_batch_page_does_not_lose_the_anime(origin: FakeOrigin) -> None:
+    slug = next(a.slug for a in origin.truth.anime.values() if a.batch is not None)
+    origin.change_layout(["batch"])
+    run = crawl(origin, "anime", slug=slug)
+    assert run.status == ScrapeRun.Status.OK
+    assert "batch" in run.errors
+    anime = Anime.objects.get(slug=slug)
+    assert anime.episodes.count() == len(origin.truth.anime[slug].episodes)
+    assert not anime.batches.exists()
+
+
+def test_episode_zero_keeps_its_number_and_a_repeat_writes_nothing() -> None:
+    from scraper.parsers.types import AnimeDetail, EpisodeRef
+
+    detail = AnimeDetail(
+        slug="zero-sub-indo", title="Zero", title_japanese=None, score=None, producers=[],
+        type="TV", status="ongoing", total_episodes=None, duration=None, release_date=None,
+        release_date_text=None, studios=[], genres=[], poster_url=None, synopsis="",
+        episodes=[EpisodeRef("zero-episode-0-sub-indo", "Zero Episode 0", 0, None)],
+        batch=None, lengkap=None,
+    )  # fmt: skip
+    services.ingest_anime(bundle=services.AnimeBundle(detail))
+    assert Episode.objects.get().number == 0
+    again = services.ingest_anime(bundle=services.AnimeBundle(detail))
+    assert (again.created, again.updated) == (0, 0)
