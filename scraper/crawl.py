@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from catalog.models import Anime, Episode, ScrapeRun
+from catalog.models import Anime, Batch, Episode, ScrapeRun
 from scraper import parsers
 from scraper.client import ChallengeError, ClientError, FetchError, OriginClient, Page
 from scraper.parsers import ParseError
@@ -174,6 +174,7 @@ class Crawler:
         refresh_episodes: bool,
         release_day: str | None = None,
         extra_episode: EpisodePage | None = None,
+        other_episodes: bool = True,
     ) -> Counts | None:
         """Fetch and ingest one anime; None when it failed (recorded as a run error)."""
         try:
@@ -181,9 +182,12 @@ class Crawler:
         except (ParseError, FetchError) as exc:
             self.recorder.error(f"anime {slug}: {exc}")
             return None
-        episodes = self._episode_pages(detail, refresh=refresh_episodes, have=extra_episode)
+        episodes: list[EpisodePage] = []
+        if other_episodes:
+            episodes = self._episode_pages(detail, refresh=refresh_episodes, have=extra_episode)
         batch = None
-        if detail.batch is not None and (refresh_episodes or self._is_new_batch(detail)):
+        wants_batch = refresh_episodes or self._is_new_batch(detail)
+        if detail.batch is not None and other_episodes and wants_batch:
             try:
                 batch = self.parsed(f"/batch/{detail.batch.slug}/", parsers.parse_batch)
             except (ParseError, FetchError) as exc:
@@ -198,8 +202,6 @@ class Crawler:
         return counts
 
     def _is_new_batch(self, detail: AnimeDetail) -> bool:
-        from catalog.models import Batch
-
         return (
             detail.batch is not None and not Batch.objects.filter(slug=detail.batch.slug).exists()
         )
@@ -341,7 +343,12 @@ class Crawler:
         if not page.anime_slug:
             raise CrawlError(f"episode {slug}: the page names no anime")
         self.total = 1
-        if self.crawl_anime(page.anime_slug, refresh_episodes=False, extra_episode=page) is None:
+        # One episode: its anime's detail too (the episode list, the anime's fields), but
+        # not the pages of the other episodes.
+        stored = self.crawl_anime(
+            page.anime_slug, refresh_episodes=False, extra_episode=page, other_episodes=False
+        )
+        if stored is None:
             raise CrawlError(f"anime {page.anime_slug} of episode {slug} could not be stored")
         self.done = 1
 
