@@ -98,11 +98,19 @@ def load_page(html: str | bytes, kind: str, url: str | None) -> Page:
     return Page(text=html, head=html, tree=tree, root=content_root(tree))
 
 
+@functools.lru_cache(maxsize=64)
+def _head_attr_patterns(key: str, value: str, wanted: str) -> tuple[re.Pattern[str], ...]:
+    """The two regexes of a `head_attr` lookup, built once per lookup kind."""
+    return (
+        re.compile(rf"\b{key}\s*=\s*[\"']?{re.escape(value)}(?:[\"'\s/>]|$)", re.I),
+        re.compile(rf"\b{wanted}\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I),
+    )
+
+
 def head_attr(head: str, tag: str, key: str, value: str, wanted: str) -> str | None:
     """`wanted` attribute of the first `<tag key=value>` in raw head text (`<link
     rel="canonical" href=…>`), attribute order and quoting free."""
-    key_re = re.compile(rf"\b{key}\s*=\s*[\"']?{re.escape(value)}(?:[\"'\s/>]|$)", re.I)
-    wanted_re = re.compile(rf"\b{wanted}\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
+    key_re, wanted_re = _head_attr_patterns(key, value, wanted)
     # Find the value first (one fast substring search), then look at the tag around it.
     position = head.find(value)
     for _ in range(20):
@@ -283,6 +291,8 @@ def page_slug(page: Page, url: str | None) -> str:
 
 _NUMBER_RE = re.compile(r"\d{1,6}(?:[.,]\d{1,4})?")
 _EPISODE_NUMBER_RE = re.compile(r"\b(?:Episode|Eps?\.?)\s*(\d{1,5}(?:[.,]\d{1,3})?)\b", re.I)
+_SCORE_RE = re.compile(r"(\d{1,2}(?:[.,]\d{1,3})?)(?:\s*/\s*10)?")
+_LEADING_INT_RE = re.compile(r"\s*(\d{1,6})\b")
 _SLUG_EPISODE_RE = re.compile(r"episode-(\d{1,5})(?:-(\d{1,3}))?(?:-|$)")
 
 
@@ -305,7 +315,7 @@ def first_number(text: str | None) -> int | float | None:
 def parse_score(text: str | None) -> float | None:
     """ "8.25" → 8.25; "N/A", "", "Fall 2025" → None (a season is not a score)."""
     text = clean(text)
-    match = re.fullmatch(r"(\d{1,2}(?:[.,]\d{1,3})?)(?:\s*/\s*10)?", text)
+    match = _SCORE_RE.fullmatch(text)
     if not match:
         return None
     return float(match.group(1).replace(",", "."))
@@ -313,7 +323,7 @@ def parse_score(text: str | None) -> float | None:
 
 def parse_int(text: str | None) -> int | None:
     """ "11" → 11, "12 Eps" → 12, "Unknown" → None."""
-    match = re.match(r"\s*(\d{1,6})\b", text or "")
+    match = _LEADING_INT_RE.match(text or "")
     return int(match.group(1)) if match else None
 
 

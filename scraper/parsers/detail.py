@@ -22,7 +22,7 @@ from .common import (
     url_kind,
 )
 from .listing import genre_refs
-from .types import AnimeDetail, EpisodeRef, PageRef
+from .types import AnimeDetail, EpisodeRef, PageRef, new_episode_ref
 
 
 def _status(text: str | None) -> str | None:
@@ -66,7 +66,9 @@ def _lists(
     seen: set[str] = set()
     batch = lengkap = None
     for block in root.css(".episodelist"):
-        heading_kind = _list_kind(node_text(block.css_first(".monktit, .smokelister")))
+        # Read only when a link's path does not tell its kind (a selector per block otherwise).
+        heading_kind: str | None = None
+        heading_read = False
         for item in block.css("li"):
             # One walk over the row instead of a selector per field (selectors are compiled
             # per call, which dominates on small subtrees).
@@ -84,18 +86,22 @@ def _lists(
             if not slug:
                 continue
             kind = url_kind(href)
-            kind = kind if kind in ("episode", "batch", "lengkap") else heading_kind
+            if kind not in ("episode", "batch", "lengkap"):
+                if not heading_read:
+                    heading = block.css_first(".monktit, .smokelister")
+                    heading_kind, heading_read = _list_kind(node_text(heading)), True
+                kind = heading_kind
             if kind == "episode":
                 # "pembatas" (separator) posts are dividers in long lists, not episodes.
                 if slug in seen or slug.startswith("pembatas"):
                     continue
                 seen.add(slug)
                 episodes.append(
-                    EpisodeRef(
-                        slug=slug,
-                        title=title or slug,
-                        number=episode_number(title, slug),
-                        published_on=parse_full_date(node_text(date_node)),
+                    new_episode_ref(
+                        slug,
+                        title or slug,
+                        episode_number(title, slug),
+                        parse_full_date(node_text(date_node)),
                     )
                 )
             elif kind == "batch" and batch is None:

@@ -3,6 +3,7 @@ and lengkap pages, and the batch and lengkap parsers."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from selectolax.lexbor import LexborNode
@@ -20,19 +21,24 @@ from .common import (
     strip_sub_suffix,
     url_kind,
 )
-from .types import BatchPage, DownloadLink, DownloadSection, LengkapPage
+from .types import BatchPage, DownloadLink, DownloadSection, LengkapPage, new_download_link
 
 _QUALITY_RE = re.compile(r"\b(\d{3,4}p|4k|2k|hd|fhd|sd)\b", re.I)
 _SIZE_HINT_RE = re.compile(r"\d\s*[KMGT]i?B\b", re.I)
+_LABEL_PUNCTUATION_RE = re.compile(r"[\[\]()|:\-]")
+_ROW_SIZE_RE = re.compile(r"\d{1,6}(?:[.,]\d{1,3})?\s*[KMGT]i?B\b", re.I)
 
 
+# Labels come from a small vocabulary ("Mp4 360p", "MKV 720p", "x265 [1080p]"…) repeated on
+# every download page: remember them instead of running three regexes per row.
+@functools.lru_cache(maxsize=1024)
 def split_format_quality(label: str) -> tuple[str | None, str | None]:
     """ "Mp4 720p" / "720p MP4" / "MP4 480p" / "MKV 1080p" / "x265 [720p]" → (format, quality)."""
     label = clean(label)
     match = _QUALITY_RE.search(label)
     quality = match.group(1).lower() if match else None
     rest = _QUALITY_RE.sub(" ", label) if match else label
-    rest = clean(re.sub(r"[\[\]()|:\-]", " ", rest)).lower()
+    rest = clean(_LABEL_PUNCTUATION_RE.sub(" ", rest)).lower()
     return (rest or None), quality
 
 
@@ -61,32 +67,38 @@ def _row_parts(row: LexborNode) -> tuple[LexborNode | None, list[LexborNode], Le
 def download_rows(container: LexborNode) -> list[DownloadLink]:
     """All provider links of the `li` rows under `container`, in page order."""
     links: list[DownloadLink] = []
+    append = links.append
     for row in container.css("li"):
         label_node, anchors, size_node = _row_parts(row)
         if label_node is None or not anchors:
             continue
-        fmt, quality = split_format_quality(node_text(label_node))
-        size_text = node_text(size_node) if size_node is not None else ""
+        # node_text() inlined here and below: these lines run for every row and link.
+        fmt, quality = split_format_quality(" ".join(label_node.text().split()))
+        size_text = " ".join(size_node.text().split()) if size_node is not None else ""
         if not _SIZE_HINT_RE.search(size_text):
-            match = re.search(r"\d{1,6}(?:[.,]\d{1,3})?\s*[KMGT]i?B\b", clean(row.text()), re.I)
+            match = _ROW_SIZE_RE.search(clean(row.text()))
             size_text = match.group(0) if match else ""
         size, size_bytes = parse_size(size_text)
         for anchor in anchors:
-            # Inlined attr()/node_text(): this loop runs for every provider link of the page.
-            href = (anchor.attrs.get("href") or "").strip()
-            provider = " ".join(anchor.text().split())
-            if not href or not provider or href.startswith(("#", "javascript:")):
+            href = anchor.attrs.get("href")
+            if not href:
                 continue
-            links.append(
-                DownloadLink(
-                    format=fmt,
-                    quality=quality,
-                    provider=provider,
-                    url=href,
-                    size=size,
-                    size_bytes=size_bytes,
-                )
-            )
+            href = href.strip()
+            if not href or href.startswith(("#", "javascript:")):
+                continue
+            provider = " ".join(anchor.text().split())
+            if provider:
+                append(new_download_link(fmt, quality, provider, href, size, size_bytes))
+    return links
+
+
+def download_links(container: LexborNode) -> list[DownloadLink]:
+    """The rows of every section of a download block, flattened (what `download_sections`
+    returns without its titles, for callers that do not need them)."""
+    links: list[DownloadLink] = []
+    for child in container.iter(include_text=False):
+        if child.tag in ("ul", "ol", "div", "p"):
+            links.extend(download_rows(child))
     return links
 
 

@@ -22,15 +22,25 @@ from .common import (
     slug_from_url,
     url_kind,
 )
-from .downloads import download_sections
-from .types import DownloadLink, EpisodePage, Mirror, MirrorToken
+from .downloads import download_links
+from .types import (
+    DownloadLink,
+    EpisodePage,
+    Mirror,
+    MirrorToken,
+    new_mirror,
+    new_mirror_token,
+)
 
 # Known admin-ajax action names (unchanged from Jan 2023 to Aug 2026); used only when the page
 # carries no mirror script to read them from.
 KNOWN_NONCE_ACTION = "aa1208d27f29ca340c92c66d1926f13f"
 KNOWN_EMBED_ACTION = "2a3505c93b0035d3f455df82bf976b84"
 
-_ACTION_RE = re.compile(r"""(\{\s*)?\baction\s*:\s*["']([A-Za-z0-9_\-]{1,100})["']""")
+# Starts with a literal so that the regex engine can skip to each "action" with a fast substring
+# search; the word boundary before it and the `{` of a nonce call's data object are checked by
+# hand (an optional leading group made the engine try every position of the script).
+_ACTION_RE = re.compile(r"""action\s*:\s*["']([A-Za-z0-9_\-]{1,100})["']""")
 _QUALITY_RE = re.compile(r"(\d{3,4}p)", re.I)
 _SHORTLINK_RE = re.compile(r"[?&]p=(\d{1,12})\b")
 _SIMPLE_TOKEN_RE = re.compile(rb'\{"id":(\d{1,12}),"i":(\d{1,5}),"q":"([0-9A-Za-z]{1,10})"\}')
@@ -43,6 +53,12 @@ _B64_RE = re.compile(r"[A-Za-z0-9+/_\-]*={0,2}")
 
 def _decode_b64(text: str) -> bytes | None:
     """Strict base64 (standard or URL-safe alphabet, padding optional); None otherwise."""
+    try:
+        # Fast path for the usual padded standard base64: what it accepts, the general path
+        # below accepts too, with the same bytes.
+        return binascii.a2b_base64(text, strict_mode=True)
+    except ValueError:  # binascii.Error, or non-ASCII text
+        pass
     text = "".join(text.split())
     if not _B64_RE.fullmatch(text):
         return None
@@ -71,9 +87,8 @@ def decode_token(content: str | None) -> MirrorToken | None:
     # The site's tokens are always this compact object; skip the JSON machinery for them.
     simple = _SIMPLE_TOKEN_RE.fullmatch(raw)
     if simple is not None:
-        return MirrorToken(
-            id=int(simple.group(1)), i=int(simple.group(2)), q=simple.group(3).decode()
-        )
+        post_id, index, quality = simple.groups()
+        return new_mirror_token(int(post_id), int(index), quality.decode())
     data = _json_object(raw)
     if data is None:
         return None
@@ -110,15 +125,19 @@ def _mirrors(root: LexborNode) -> list[Mirror]:
     for group in groups:
         quality = _mirror_quality(group) if group is not box else None
         for link in group.css("a[data-content]"):
-            token = decode_token(attr(link, "data-content"))
+            # One attribute view for both lookups; attr()/node_text() inlined (runs per mirror).
+            attrs = link.attrs
+            content = attrs.get("data-content")
+            token = decode_token(content.strip() if content else None)
             if token is None:
                 continue
+            default = attrs.get("data-default")
             mirrors.append(
-                Mirror(
-                    quality=quality or (token.q.lower() or None),
-                    provider=node_text(link),
-                    token=token,
-                    is_default=(attr(link, "data-default") or "").lower() == "true",
+                new_mirror(
+                    quality or (token.q.lower() or None),
+                    " ".join(link.text().split()),
+                    token,
+                    default is not None and default.strip().lower() == "true",
                 )
             )
     return mirrors
@@ -139,6 +158,14 @@ def _mirror_script(html: str) -> str | None:
     return html[start : end if end != -1 else len(html)]
 
 
+def _opens_object(text: str, end: int) -> bool:
+    """Whether `text[:end]` ends in `{` plus whitespace: a data object holding only the action."""
+    index = end - 1
+    while index >= 0 and text[index].isspace():
+        index -= 1
+    return index >= 0 and text[index] == "{"
+
+
 def _actions(html: str) -> tuple[str, str, bool]:
     """(nonce action, embed action, read from the script?).
 
@@ -149,9 +176,16 @@ def _actions(html: str) -> tuple[str, str, bool]:
     if script is None:
         return KNOWN_NONCE_ACTION, KNOWN_EMBED_ACTION, False
     nonce = embed = None
-    for match in _ACTION_RE.finditer(script):
-        name = match.group(2)
-        if match.group(1) is not None:
+    position = 0
+    while (match := _ACTION_RE.search(script, position)) is not None:
+        start = match.start()
+        before = script[start - 1] if start else ""
+        if before.isalnum() or before == "_":  # no word boundary: "transaction:…"
+            position = start + 1
+            continue
+        position = match.end()
+        name = match.group(1)
+        if _opens_object(script, start):
             nonce = nonce or name
         elif name != nonce:
             embed = embed or name
@@ -165,11 +199,11 @@ def _nav(root: LexborNode) -> tuple[str | None, str | None, str | None]:
     anime = prev_slug = next_slug = None
     for link in root.css(".flir a[href]") or root.css(".prevnext a[href]"):
         href = attr(link, "href")
-        kind = url_kind(href)
-        label = f"{attr(link, 'title') or ''} {node_text(link)}".lower()
-        if kind == "anime" or (attr(link, "rel") or "") == "follow":
+        if url_kind(href) == "anime" or (attr(link, "rel") or "") == "follow":
             anime = anime or slug_from_url(href)
-        elif "sebelum" in label or "prev" in label:
+            continue
+        label = f"{attr(link, 'title') or ''} {node_text(link)}".lower()
+        if "sebelum" in label or "prev" in label:
             prev_slug = prev_slug or slug_from_url(href)
         elif "selanjut" in label or "next" in label:
             next_slug = next_slug or slug_from_url(href)
@@ -212,8 +246,7 @@ def parse_episode(html: str, url: str = "") -> EpisodePage:
     mirrors = _mirrors(root)
     downloads: list[DownloadLink] = []
     for block in root.css(".download"):
-        for _title, rows in download_sections(block):
-            downloads.extend(rows)
+        downloads.extend(download_links(block))
     if embed is None and not mirrors and not downloads:
         raise ParseError("episode", url, "player (#pembed iframe, .mirrorstream) and downloads")
     title = node_text(root.css_first("h1.posttl") or root.css_first(".venutama h1"))
