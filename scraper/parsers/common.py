@@ -43,6 +43,24 @@ def parse_html(html: str | bytes, kind: str, url: str | None) -> LexborHTMLParse
         return LexborHTMLParser(html.encode("utf-8", "replace"))
 
 
+def tag_id(name: str) -> int:
+    """lexbor's number for an HTML tag name: comparing `node.tag_id` with it is the same test
+    as `node.tag == name` without building the name string (the rows' hottest line)."""
+    node = LexborHTMLParser(f"<{name}></{name}>").body.child
+    if node is None or node.tag != name:
+        raise ValueError(f"no lexbor tag id for {name!r}")
+    return node.tag_id
+
+
+TAG_A, TAG_B, TAG_STRONG, TAG_I, TAG_BR, TAG_P = (
+    tag_id(name) for name in ("a", "b", "strong", "i", "br", "p")
+)
+# Text and comment nodes have ids of their own (`tag` gives "-text" / "-comment").
+TAG_TEXT, TAG_COMMENT = (
+    node.tag_id for node in LexborHTMLParser("<p>x<!--c--></p>").body.child.iter(include_text=True)
+)
+
+
 def content_root(tree: LexborHTMLParser) -> LexborNode | None:
     """The main column (`#venkonten`); a page saved as only that element parses the same."""
     return tree.css_first("#venkonten") or tree.body or tree.root
@@ -180,6 +198,9 @@ def label_of(text: str) -> str:
     return clean(text).strip(":").strip().lower()
 
 
+_VALUE_END_TAGS = frozenset({TAG_B, TAG_STRONG, TAG_BR, TAG_P})
+
+
 def labelled_values(container: LexborNode) -> dict[str, tuple[str, list[LexborNode]]]:
     """Read `<b>Label</b>: value` rows, whatever wraps them (`p > span`, `p`, or `<br>` lines).
 
@@ -195,14 +216,16 @@ def labelled_values(container: LexborNode) -> dict[str, tuple[str, list[LexborNo
         links: list[LexborNode] = []
         sibling = bold.next
         while sibling is not None:
-            tag = sibling.tag
-            if tag in ("b", "strong", "br", "p"):
+            tag = sibling.tag_id  # numbers, not `tag` names: this loop visits every row's nodes
+            if tag == TAG_TEXT:
+                parts.append(sibling.text_content or "")
+            elif tag in _VALUE_END_TAGS:
                 break
-            if tag == "a":
+            elif tag == TAG_A:
                 links.append(sibling)
-            elif tag not in ("-text", "-comment"):
+                parts.append(sibling.text())
+            elif tag != TAG_COMMENT:
                 links.extend(sibling.css("a"))
-            if tag != "-comment":
                 parts.append(sibling.text())
             sibling = sibling.next
         value = clean("".join(parts))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from selectolax.lexbor import LexborNode
 
 from .common import (
+    TAG_A,
     ParseError,
     attr,
     clean,
@@ -74,7 +75,7 @@ def _lists(
             # per call, which dominates on small subtrees).
             link = date_node = None
             for node in item.traverse(include_text=False):
-                if node.tag == "a" and link is None and node.attrs.get("href"):
+                if node.tag_id == TAG_A and link is None and node.attrs.get("href"):
                     link = node
                 elif "zeebr" in (node.attrs.get("class") or ""):
                     date_node = node

@@ -9,6 +9,10 @@ import re
 from selectolax.lexbor import LexborNode
 
 from .common import (
+    TAG_A,
+    TAG_B,
+    TAG_I,
+    TAG_STRONG,
     ParseError,
     attr,
     clean,
@@ -48,12 +52,12 @@ def _row_parts(row: LexborNode) -> tuple[LexborNode | None, list[LexborNode], Le
     label = size = None
     anchors: list[LexborNode] = []
     for child in row.iter(include_text=False):
-        tag = child.tag
-        if tag == "a":
+        tag = child.tag_id
+        if tag == TAG_A:
             anchors.append(child)
-        elif tag in ("strong", "b") and label is None:
+        elif label is None and tag in (TAG_STRONG, TAG_B):
             label = child
-        elif tag == "i" and size is None:
+        elif size is None and tag == TAG_I:
             size = child
     if label is None:
         label = row.css_first("strong, b")
@@ -86,7 +90,9 @@ def download_rows(container: LexborNode) -> list[DownloadLink]:
             href = href.strip()
             if not href or href.startswith(("#", "javascript:")):
                 continue
-            provider = " ".join(anchor.text().split())
+            provider = anchor.text()
+            if not provider.isalnum():  # alphanumeric text ("Pdrain") has nothing to clean
+                provider = " ".join(provider.split())
             if provider:
                 append(new_download_link(fmt, quality, provider, href, size, size_bytes))
     return links

@@ -11,6 +11,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .common import (
+    TAG_A,
     Page,
     ParseError,
     attr,
@@ -124,11 +125,17 @@ def _mirrors(root: LexborNode) -> list[Mirror]:
     groups = box.css("ul") or [box]
     for group in groups:
         quality = _mirror_quality(group) if group is not box else None
-        for link in group.css("a[data-content]"):
+        # `group.css("a[data-content]")` as a walk of the few nodes of the group: cheaper than
+        # compiling the selector for each group.
+        for link in group.traverse(include_text=False):
+            if link.tag_id != TAG_A:
+                continue
             # One attribute view for both lookups; attr()/node_text() inlined (runs per mirror).
             attrs = link.attrs
             content = attrs.get("data-content")
-            token = decode_token(content.strip() if content else None)
+            if not content:
+                continue  # absent, or empty (not a token either)
+            token = decode_token(content.strip())
             if token is None:
                 continue
             default = attrs.get("data-default")
