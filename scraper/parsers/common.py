@@ -52,8 +52,8 @@ def tag_id(name: str) -> int:
     return node.tag_id
 
 
-TAG_A, TAG_B, TAG_STRONG, TAG_I, TAG_BR, TAG_P = (
-    tag_id(name) for name in ("a", "b", "strong", "i", "br", "p")
+TAG_A, TAG_B, TAG_STRONG, TAG_I, TAG_BR, TAG_P, TAG_SPAN, TAG_LI = (
+    tag_id(name) for name in ("a", "b", "strong", "i", "br", "p", "span", "li")
 )
 # Text and comment nodes have ids of their own (`tag` gives "-text" / "-comment").
 TAG_TEXT, TAG_COMMENT = (

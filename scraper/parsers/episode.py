@@ -12,6 +12,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .common import (
     TAG_A,
+    TAG_LI,
+    TAG_SPAN,
+    TAG_TEXT,
     Page,
     ParseError,
     attr,
@@ -107,9 +110,10 @@ def _mirror_quality(group: LexborNode) -> str | None:
     """ "Mirror 720p" label of a `ul.m720p` (the text before its first `li`), else the class."""
     label = []
     for node in group.iter(include_text=True):
-        if node.tag == "li":
+        tag = node.tag_id
+        if tag == TAG_LI:
             break
-        label.append(node.text())
+        label.append((node.text_content or "") if tag == TAG_TEXT else node.text())
     for text in ("".join(label), attr(group, "class") or ""):
         match = _QUALITY_RE.search(text)
         if match:
@@ -201,10 +205,35 @@ def _actions(html: str) -> tuple[str, str, bool]:
     return nonce or KNOWN_NONCE_ACTION, embed or KNOWN_EMBED_ACTION, bool(nonce or embed)
 
 
+_TAG_IDS = {"a": TAG_A, "span": TAG_SPAN}
+
+
+def _descendants(
+    root: LexborNode, container: str, tag: str, attribute: str = ""
+) -> list[LexborNode]:
+    """`root.css(f"{container} {tag}[{attribute}]")` for a class selector `container` and a
+    tag of `_TAG_IDS`: with the usual single container, a walk of its own few nodes instead of
+    a descendant selector (lexbor tests the ancestors of every such tag in the page, ~60 links
+    on an episode page)."""
+    containers = root.css(container)
+    if len(containers) != 1:
+        selector = f"{container} {tag}[{attribute}]" if attribute else f"{container} {tag}"
+        return root.css(selector) if containers else []
+    number = _TAG_IDS[tag]
+    nodes = containers[0].traverse(include_text=False)
+    next(nodes)  # the container itself: it has no container ancestor
+    return [
+        node
+        for node in nodes
+        if node.tag_id == number and (not attribute or attribute in node.attrs)
+    ]
+
+
 def _nav(root: LexborNode) -> tuple[str | None, str | None, str | None]:
     """(anime slug, previous episode slug, next episode slug) from the `.flir` links."""
     anime = prev_slug = next_slug = None
-    for link in root.css(".flir a[href]") or root.css(".prevnext a[href]"):
+    links = _descendants(root, ".flir", "a", "href") or _descendants(root, ".prevnext", "a", "href")
+    for link in links:
         href = attr(link, "href")
         if url_kind(href) == "anime" or (attr(link, "rel") or "") == "follow":
             anime = anime or slug_from_url(href)
@@ -260,7 +289,7 @@ def parse_episode(html: str, url: str = "") -> EpisodePage:
     anime, prev_slug, next_slug = _nav(root)
     nonce_action, embed_action, from_script = _actions(page.text)
     released = None
-    for span in root.css(".kategoz span"):
+    for span in _descendants(root, ".kategoz", "span"):
         text = node_text(span)
         if text.lower().startswith("release on"):
             released = text[len("release on") :].strip() or None
