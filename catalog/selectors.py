@@ -12,7 +12,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -20,7 +20,8 @@ from urllib.parse import quote, urlsplit
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import InvalidPage, Page, Paginator
-from django.db.models import Count, Max, Prefetch, QuerySet, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, Max, QuerySet, Subquery, Sum
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -46,6 +47,8 @@ SITE_STATUS_KEY = "site:status:v1"
 SITE_STATUS_SECONDS = 15
 EMBED_HOSTS_KEY = "site:embed-hosts:v1"
 EMBED_HOSTS_SECONDS = 300
+# Keyed on the anime version, so they never go stale; the timeout only frees memory.
+EPISODE_LIST_SECONDS = 3600
 
 # The origin's schedule uses Indonesian day names; "Random" collects the rest.
 DAYS = ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"]
@@ -300,11 +303,21 @@ class EpisodeRow:
 
 
 @dataclass
+class BatchDownloads:
+    batch: Batch
+    links: list[DownloadLink] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return self.batch.title
+
+
+@dataclass
 class AnimePage:
     anime: Anime
     genres: list[Genre]
     episodes: list[EpisodeRow]
-    batches: list[Batch]
+    batches: list[BatchDownloads]
 
 
 def anime_head(slug: str) -> Anime:
@@ -315,33 +328,83 @@ def anime_head(slug: str) -> Anime:
     return anime
 
 
-def episode_rows(anime_id: int) -> list[EpisodeRow]:
-    rows = (
-        Episode.objects.filter(anime_id=anime_id)
-        .order_by("number", "id")
-        .values_list("slug", "title", "number", "published_on")
-    )
-    # Reversing once and formatting 1,000 URLs is far cheaper than 1,000 {% url %} tags.
-    prefix = reverse("catalog:episode", args=["-"]).removesuffix("-/")
-    return [EpisodeRow(*row, url=f"{prefix}{quote(row[0], safe=_URL_SAFE)}/") for row in rows]
+@dataclass(frozen=True)
+class AnimeStamp:
+    pk: int
+    version: int
+    updated_at: datetime
+
+
+def anime_stamp(slug: str) -> AnimeStamp:
+    """What a cached anime page needs to be served: id, version, last change.
+
+    Every request runs this (cached or not), so it is one hand-written query: the ORM's
+    query compilation alone cost a cached page more than half its throughput
+    (BENCHMARKS.md, "Site").
+    """
+    table = connection.ops.quote_name(Anime._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, version, updated_at FROM {table} WHERE slug = %s", [slug])  # noqa: S608
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("no such anime")
+    return AnimeStamp(int(row[0]), int(row[1]), _db_datetime(row[2]))
+
+
+def _db_datetime(value: Any) -> datetime:
+    # A raw cursor skips the ORM's converters: SQLite gives text, MySQL a naive UTC value.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+def anime_by_pk(pk: int) -> Anime:
+    anime = Anime.objects.filter(pk=pk).first()
+    if anime is None:
+        raise Http404("no such anime")
+    return anime
+
+
+def episode_rows(anime_id: int, version: int | None = None) -> list[EpisodeRow]:
+    """The anime's episodes in order; cached per anime version when `version` is given.
+
+    The anime page and every one of its episode pages share the cached list, so a new
+    episode page of a 1,000-episode anime does not read 1,000 rows again.
+    """
+    key = f"eprows:{anime_id}:{version}"
+    rows = cache.get(key) if version is not None else None
+    if rows is None:
+        prefix = reverse("catalog:episode", args=["-"]).removesuffix("-/")
+        # Formatting 1,000 URLs once is far cheaper than 1,000 {% url %} tags.
+        rows = [
+            (*row, f"{prefix}{quote(row[0], safe=_URL_SAFE)}/")
+            for row in Episode.objects.filter(anime_id=anime_id)
+            .order_by("number", "id")
+            .values_list("slug", "title", "number", "published_on")
+        ]
+        if version is not None:
+            cache.set(key, rows, EPISODE_LIST_SECONDS)
+    return [EpisodeRow(*row) for row in rows]
 
 
 def anime_page(anime: Anime) -> AnimePage:
-    batches = list(
-        Batch.objects.filter(anime=anime)
-        .order_by("title")
-        .prefetch_related(
-            Prefetch(
-                "download_links",
-                queryset=DownloadLink.objects.order_by("format", "quality", "position", "id"),
-            )
-        )
+    # One query for every batch and its links (instead of batches + a prefetch), so the
+    # uncached page stays within its query budget.
+    links = (
+        DownloadLink.objects.filter(batch__anime=anime)
+        .select_related("batch")
+        .order_by("batch__title", "batch_id", "format", "quality", "position", "id")
     )
+    batches: dict[int, BatchDownloads] = {}
+    for link in links:
+        batches.setdefault(link.batch_id, BatchDownloads(link.batch)).links.append(link)
     return AnimePage(
         anime=anime,
         genres=list(anime.genres.order_by("name")),
-        episodes=episode_rows(anime.pk),
-        batches=batches,
+        episodes=episode_rows(anime.pk, anime.version),
+        batches=list(batches.values()),
     )
 
 
@@ -419,7 +482,7 @@ def episode_page(episode: Episode) -> EpisodePage:
         )
     )
     downloads = list(DownloadLink.objects.filter(episode=episode).order_by("position", "id"))
-    siblings = episode_rows(episode.anime_id)
+    siblings = episode_rows(episode.anime_id, episode.anime.version)
     index = next((i for i, row in enumerate(siblings) if row.slug == episode.slug), None)
     previous = siblings[index - 1] if index and index > 0 else None
     following = siblings[index + 1] if index is not None and index + 1 < len(siblings) else None
