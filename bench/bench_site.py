@@ -1,0 +1,763 @@
+"""Viewer-site benchmark on gunicorn + MariaDB + Redis; writes "## Site" in BENCHMARKS.md.
+
+What it does, start to finish (everything it starts it stops; its database is dropped):
+
+1. creates the MariaDB database `otakusite_bench` (127.0.0.1:3306, root), migrates it,
+   collects static files into a temporary STATIC_ROOT (production uses whitenoise's
+   manifest storage) and fills a big made-up catalogue with bulk_create: 2,000 anime,
+   ~30,000 episodes with stream and download links, one anime with 1,000 episodes;
+2. counts SQL queries per page in-process (Django test client + CaptureQueriesContext),
+   uncached and cached;
+3. starts gunicorn with the production config (deploy/gunicorn.conf.py: gthread,
+   keep-alive) but a fixed 2 workers, DEBUG off, Redis db 14 as the cache;
+4. throughput: `wrk` alternates the hello-world view (bench/site_urls.py, same gunicorn,
+   same middleware) with a cached anime page, several rounds; the ratio is per round;
+5. latency: one sequential client over loopback times uncached pages in several passes
+   (version bumped before every request, or distinct pages each requested once).
+
+Run: `make bench` or `.venv/bin/python bench/bench_site.py`. Needs MariaDB, Redis and
+`wrk` (Debian: `apt-get install -y wrk`); without wrk the throughput part is skipped.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+OUTPUT = REPO / "BENCHMARKS.md"
+DB_NAME = "otakusite_bench"
+DB_HOST, DB_PORT = "127.0.0.1", 3306
+REDIS_URL = "redis://127.0.0.1:6379/14"
+CACHE_PREFIX = "otakusite-bench"
+WORKERS = 2
+
+N_ANIME = 2000
+N_GENRES = 40
+LONG_EPISODES = 1000
+QUALITIES = ("360p", "480p", "720p")
+STREAM_PROVIDERS = ("ondesu", "pdrain")
+DOWNLOAD_FORMATS = ("mp4", "mkv")
+DOWNLOAD_PROVIDERS = ("unduhA", "unduhB")
+EMBED_HOST = "embed.bench.test"
+
+# Throughput: rounds of (hello, anime page) alternated; seconds per wrk run.
+WRK_ROUNDS = 4
+WRK_SECONDS = 4
+WRK_CONNECTIONS = 4
+# Latency: passes x requests per pass, per scenario.
+LATENCY_PASSES = 3
+
+_WORDS = [
+    "pedang",
+    "bintang",
+    "langit",
+    "kafe",
+    "senja",
+    "naga",
+    "api",
+    "laut",
+    "kota",
+    "hujan",
+    "bulan",
+    "sekolah",
+    "pahlawan",
+    "rahasia",
+    "kisah",
+    "musim",
+    "gadis",
+    "robot",
+    "hantu",
+    "penyihir",
+    "kucing",
+    "angin",
+]
+
+
+def configure_environment(static_root: Path) -> None:
+    """Production settings from the environment, as gunicorn will see them too."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.site_settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "DATABASE_URL": f"mysql://root:@{DB_HOST}:{DB_PORT}/{DB_NAME}",
+            "REDIS_URL": REDIS_URL,
+            "CACHE_KEY_PREFIX": CACHE_PREFIX,
+            "STATIC_ROOT": str(static_root),
+            "OTAKUSITE_VAR_DIR": str(static_root.parent / "var"),
+            "LOG_LEVEL": "WARNING",
+            "AUTO_FIRST_CRAWL": "0",
+        }
+    )
+
+
+def admin_sql(statement: str) -> None:
+    import MySQLdb
+
+    conn = MySQLdb.connect(host=DB_HOST, port=DB_PORT, user="root", passwd="")
+    try:
+        conn.cursor().execute(statement)
+    finally:
+        conn.close()
+
+
+# --- Catalogue -----------------------------------------------------------------------
+
+
+@dataclass
+class Catalogue:
+    long_anime_id: int
+    long_slug: str
+    typical_slugs: list[str]  # anime with a usual number of episodes
+    typical_anime_slug: str  # the cached-page target
+    episode_slugs: list[str]  # episodes of the typical anime
+    long_episode_slugs: list[str]
+    counts: dict[str, int]
+
+
+def fill_catalogue(rng: random.Random) -> Catalogue:
+    from catalog.models import (
+        Anime,
+        Batch,
+        DownloadLink,
+        EmbedHost,
+        Episode,
+        Genre,
+        ScrapeRun,
+        StreamLink,
+        fold_text,
+    )
+
+    genres = Genre.objects.bulk_create(
+        Genre(slug=f"genre-{i}", name=f"Genre {i:02d}") for i in range(N_GENRES)
+    )
+    anime_rows = []
+    for i in range(N_ANIME):
+        title = " ".join(rng.choice(_WORDS).title() for _ in range(3)) + f" {i}"
+        ongoing = i % 7 == 0
+        slug = "bench-panjang" if i == 0 else f"bench-anime-{i:04d}"
+        anime_rows.append(
+            Anime(
+                slug=slug,
+                title=title,
+                title_japanese=f"ベンチ {i}",
+                score=Decimal(f"{rng.uniform(5, 9.5):.2f}"),
+                type=rng.choice(["TV", "TV", "Movie", "OVA"]),
+                status=Anime.Status.ONGOING if ongoing else Anime.Status.COMPLETED,
+                total_episodes=LONG_EPISODES if i == 0 else rng.randint(1, 28),
+                duration="24 menit",
+                release_date=date(2020, 1, 1) + timedelta(days=i),
+                release_day=rng.choice(["Senin", "Rabu", "Sabtu", "Minggu"]) if ongoing else "",
+                studios=["Studio Karangan"],
+                producers=["Produser Satu", "Produser Dua"],
+                synopsis=" ".join(rng.choice(_WORDS) for _ in range(90)),
+                poster_url=f"https://img.bench.test/poster/{i}.jpg",
+                search_text=fold_text(title, f"ベンチ {i}", slug),
+            )
+        )
+    anime = Anime.objects.bulk_create(anime_rows, batch_size=500)
+    through = Anime.genres.through
+    through.objects.bulk_create(
+        (through(anime_id=a.pk, genre_id=g.pk) for a in anime for g in rng.sample(genres, 3)),
+        batch_size=5000,
+    )
+    base_day = date(2024, 1, 1)
+    episode_rows = []
+    for a in anime:
+        for n in range(1, (a.total_episodes or 1) + 1):
+            episode_rows.append(
+                Episode(
+                    anime_id=a.pk,
+                    slug=f"{a.slug}-episode-{n}",
+                    title=f"{a.title} Episode {n}",
+                    number=Decimal(n),
+                    published_on=base_day + timedelta(days=n * 7 + a.pk % 7),
+                    post_id=a.pk * 10000 + n,
+                    default_embed_url=f"https://{EMBED_HOST}/v/{a.pk}/{n}",
+                )
+            )
+    episodes = Episode.objects.bulk_create(episode_rows, batch_size=5000)
+    if episodes[0].pk is None:  # backends that cannot return ids from a bulk insert
+        episodes = list(Episode.objects.order_by("id"))
+
+    def stream_links() -> Iterator[StreamLink]:
+        for ep in episodes:
+            for q in QUALITIES:
+                for p, provider in enumerate(STREAM_PROVIDERS):
+                    yield StreamLink(
+                        episode_id=ep.pk,
+                        quality=q,
+                        provider=provider,
+                        position=p,
+                        token_id=ep.pk,
+                        token_i=p,
+                        token_q=q,
+                        is_default=q == "480p" and p == 0,
+                    )
+
+    def download_links() -> Iterator[DownloadLink]:
+        for ep in episodes:
+            for fmt in DOWNLOAD_FORMATS:
+                for q in QUALITIES[1:]:
+                    for p, provider in enumerate(DOWNLOAD_PROVIDERS):
+                        yield DownloadLink(
+                            episode_id=ep.pk,
+                            format=fmt,
+                            quality=q,
+                            provider=provider,
+                            url=f"https://files.bench.test/{ep.pk}/{fmt}/{q}/{p}",
+                            size_text=f"{40 * (1 + QUALITIES.index(q))} MB",
+                            position=p,
+                        )
+
+    StreamLink.objects.bulk_create(stream_links(), batch_size=5000)
+    DownloadLink.objects.bulk_create(download_links(), batch_size=5000)
+    completed = [a for a in anime if a.status == Anime.Status.COMPLETED][:500]
+    batches = Batch.objects.bulk_create(
+        Batch(anime_id=a.pk, slug=f"{a.slug}-batch", title=f"{a.title} Batch") for a in completed
+    )
+    DownloadLink.objects.bulk_create(
+        (
+            DownloadLink(
+                batch_id=b.pk,
+                format="mkv",
+                quality=q,
+                provider=provider,
+                url=f"https://files.bench.test/batch/{b.pk}/{q}/{provider}",
+                size_text="1.2 GB",
+                position=p,
+            )
+            for b in batches
+            for q in QUALITIES[1:]
+            for p, provider in enumerate(DOWNLOAD_PROVIDERS)
+        ),
+        batch_size=5000,
+    )
+    EmbedHost.objects.create(host=EMBED_HOST)
+    now = datetime.now(UTC)
+    ScrapeRun.objects.create(kind="update", status=ScrapeRun.Status.OK, finished_at=now)
+
+    long_anime = anime[0]
+    by_anime: dict[int, list[str]] = {}
+    for ep in episodes:
+        by_anime.setdefault(ep.anime_id, []).append(ep.slug)
+    typical = [a for a in anime[1:] if 10 <= (a.total_episodes or 0) <= 16]
+    target = typical[0]
+    return Catalogue(
+        long_anime_id=long_anime.pk,
+        long_slug=long_anime.slug,
+        typical_slugs=[a.slug for a in anime[1:]],
+        typical_anime_slug=target.slug,
+        episode_slugs=[s for a in anime[1:] for s in by_anime[a.pk]],
+        long_episode_slugs=by_anime[long_anime.pk],
+        counts={
+            "anime": Anime.objects.count(),
+            "episodes": Episode.objects.count(),
+            "stream links": StreamLink.objects.count(),
+            "download links": DownloadLink.objects.count(),
+            "target episodes": len(by_anime[target.pk]),
+        },
+    )
+
+
+def clear_bench_cache() -> None:
+    """Delete this benchmark's keys only (never FLUSHDB: the Redis db may be shared)."""
+    from django.core.cache import cache
+
+    cache.delete_pattern("*")
+
+
+def bump_version(anime_id: int) -> None:
+    """What ingest does on every change: the anime's pages and fragments miss next time."""
+    from django.db.models import F
+
+    from catalog.models import Anime
+
+    Anime.objects.filter(pk=anime_id).update(version=F("version") + 1)
+
+
+# --- Queries per page (in-process) -----------------------------------------------------
+
+
+def count_queries(cat: Catalogue) -> list[tuple[str, str, int, int]]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    pages = [
+        ("home", "/"),
+        ("ongoing", "/ongoing/"),
+        ("completed, page 2", "/completed/?page=2"),
+        ("A–Z", "/anime/"),
+        ("genres", "/genres/"),
+        ("one genre", "/genres/genre-3/"),
+        ("schedule", "/jadwal/"),
+        ("search", "/search/?q=pedang"),
+        (f"anime ({cat.counts['target episodes']} episodes)", f"/anime/{cat.typical_anime_slug}/"),
+        ("anime (1,000 episodes)", f"/anime/{cat.long_slug}/"),
+        ("episode", f"/episode/{cat.episode_slugs[5]}/"),
+        ("episode of the 1,000-episode anime", f"/episode/{cat.long_episode_slugs[499]}/"),
+    ]
+    rows = []
+    for label, url in pages:
+        clear_bench_cache()
+        with CaptureQueriesContext(connection) as cold:
+            status = client.get(url).status_code
+        with CaptureQueriesContext(connection) as warm:
+            client.get(url)
+        if status != 200:
+            raise SystemExit(f"{url} answered {status}")
+        rows.append((label, url, len(cold.captured_queries), len(warm.captured_queries)))
+    return rows
+
+
+# --- gunicorn --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(port: int, log_path: Path) -> Iterator[None]:
+    command = [
+        str(REPO / ".venv" / "bin" / "gunicorn"),
+        "-c",
+        str(REPO / "deploy" / "gunicorn.conf.py"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(WORKERS),
+        # Recycling every ~2,000 requests would put worker start-ups inside the runs.
+        "--max-requests",
+        "0",
+        "--pythonpath",
+        str(REPO),
+        "otakusite.wsgi:application",
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"gunicorn exited: {log_path.read_text()[-2000:]}")
+            try:
+                if fetch(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not answer /healthz within 60 s")
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def fetch(port: int, path: str, conn: http.client.HTTPConnection | None = None) -> tuple[int, int]:
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, len(body)
+    finally:
+        if own:
+            conn.close()
+
+
+# --- Throughput --------------------------------------------------------------------------
+
+
+def wrk_rps(port: int, path: str, seconds: int = WRK_SECONDS) -> float:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{WRK_CONNECTIONS}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    ).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise SystemExit(f"wrk saw errors on {path}:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not match:
+        raise SystemExit(f"cannot read wrk output:\n{out}")
+    return float(match.group(1))
+
+
+THROUGHPUT_PATHS = {
+    "hello world": "/bench-hello/",
+    "hello + 1 SQL query": "/bench-sql/",
+    "hello + 1 Redis GET": "/bench-redis/",
+    "cached anime page": "",  # filled in with the catalogue's slugs
+    "cached 1,000-episode anime page": "",
+}
+
+
+@dataclass
+class Throughput:
+    labels: list[str]
+    rounds: list[list[float]]  # req/s per label, one list per round
+
+
+def measure_throughput(port: int, cat: Catalogue) -> Throughput:
+    paths = {
+        **THROUGHPUT_PATHS,
+        "cached anime page": f"/anime/{cat.typical_anime_slug}/",
+        "cached 1,000-episode anime page": f"/anime/{cat.long_slug}/",
+    }
+    labels = list(paths)
+    for path in paths.values():  # fill the page cache and warm both workers
+        for _ in range(20):
+            assert fetch(port, path)[0] == 200
+        wrk_rps(port, path, 1)
+    rounds = []
+    for r in range(WRK_ROUNDS):
+        # Alternate the order so drift in background load hits every path alike.
+        order = labels if r % 2 == 0 else labels[::-1]
+        got = {label: wrk_rps(port, paths[label]) for label in order}
+        rounds.append([got[label] for label in labels])
+    return Throughput(labels, rounds)
+
+
+# --- Latency -------------------------------------------------------------------------------
+
+
+@dataclass
+class Latency:
+    label: str
+    how: str
+    passes: list[list[float]]  # seconds per request, per pass
+
+
+def time_requests(
+    port: int, paths: list[str], before: Callable[[], None] | None = None
+) -> list[float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    times = []
+    try:
+        for path in paths:
+            if before:
+                before()
+            start = time.perf_counter()
+            status, _size = fetch(port, path, conn)
+            times.append(time.perf_counter() - start)
+            if status != 200:
+                raise SystemExit(f"{path} answered {status}")
+    finally:
+        conn.close()
+    return times
+
+
+def measure_latency(port: int, cat: Catalogue, rng: random.Random) -> list[Latency]:
+    long_url = f"/anime/{cat.long_slug}/"
+    bump_long = lambda: bump_version(cat.long_anime_id)  # noqa: E731
+    # Warm-up: templates, URL resolvers and connections in both workers, not measured.
+    time_requests(port, [f"/episode/{s}/" for s in rng.sample(cat.episode_slugs, 20)])
+    time_requests(port, [long_url] * 6, bump_long)
+
+    episodes = rng.sample(cat.episode_slugs, 150 * LATENCY_PASSES)
+    long_episodes = rng.sample(cat.long_episode_slugs, 100 * LATENCY_PASSES)
+    anime = rng.sample(cat.typical_slugs, 100 * LATENCY_PASSES)
+    scenarios: list[Latency] = [
+        Latency("anime page, 1,000 episodes", "version bumped before each request", []),
+        Latency("anime page, typical", "distinct anime, each requested once", []),
+        Latency("episode page", "distinct episodes of the whole catalogue, each once", []),
+        Latency(
+            "episode page of the 1,000-episode anime",
+            "distinct episodes, each once (shared fragments may be warm)",
+            [],
+        ),
+        Latency(
+            "episode page of the 1,000-episode anime",
+            "version bumped before each request (nothing cached)",
+            [],
+        ),
+    ]
+    for p in range(LATENCY_PASSES):
+        scenarios[0].passes.append(time_requests(port, [long_url] * 100, bump_long))
+        scenarios[1].passes.append(
+            time_requests(port, [f"/anime/{s}/" for s in anime[p * 100 : (p + 1) * 100]])
+        )
+        scenarios[2].passes.append(
+            time_requests(port, [f"/episode/{s}/" for s in episodes[p * 150 : (p + 1) * 150]])
+        )
+        scenarios[3].passes.append(
+            time_requests(port, [f"/episode/{s}/" for s in long_episodes[p * 100 : p * 100 + 50]])
+        )
+        scenarios[4].passes.append(
+            time_requests(
+                port,
+                [f"/episode/{s}/" for s in long_episodes[p * 100 + 50 : (p + 1) * 100]],
+                bump_long,
+            )
+        )
+    return scenarios
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+# --- Report --------------------------------------------------------------------------------
+
+
+def machine_line() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    python = platform.python_version()
+    return f"{os.cpu_count()} cores ({cpu}), {platform.machine()}, Python {python}"
+
+
+def render_section(
+    cat: Catalogue,
+    *,
+    fill_seconds: float,
+    queries: list[tuple[str, str, int, int]],
+    throughput: Throughput | None,
+    latency: list[Latency],
+    loads: tuple[str, str],
+    versions: dict[str, str],
+) -> str:
+    c = cat.counts
+    lines = [
+        "## Site",
+        "",
+        (
+            "`bench/bench_site.py`: gunicorn + MariaDB + Redis on one machine, everything "
+            "over loopback."
+        ),
+        "",
+        (
+            f"- Machine: {machine_line()}; shared with other engineers' jobs, so expect "
+            f"noise (load average {loads[0]} at the start, {loads[1]} at the end)."
+        ),
+        (
+            f"- Software: {versions['mariadb']}, Redis {versions['redis']}, Django "
+            f"{versions['django']}, gunicorn {versions['gunicorn']}, wrk {versions['wrk']}."
+        ),
+        (
+            f"- Data: {c['anime']:,} anime, {c['episodes']:,} episodes, "
+            f"{c['stream links']:,} stream links, {c['download links']:,} download links "
+            f"(one anime with 1,000 episodes; made up, bulk-created in {fill_seconds:.0f} s)."
+        ),
+        (
+            "- Server: production settings (DEBUG off, whitenoise manifest static files, "
+            "django-redis cache on db 14) and `deploy/gunicorn.conf.py` (gthread, 4 threads, "
+            f"keep-alive) with {WORKERS} workers and no worker recycling during the run."
+        ),
+        "",
+        "### Throughput: cached anime page vs hello world (goal ≥ 0.8)",
+        "",
+    ]
+    if throughput is None:
+        lines.append("Not measured: `wrk` is not installed (`apt-get install -y wrk`).")
+    else:
+        lines += [
+            (
+                f"`wrk -t1 -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s` per URL, {WRK_ROUNDS} rounds; "
+                "within a round the URLs run back to back (order reversed every other "
+                "round) and each is divided by the hello-world view of the same round. "
+                "The baseline views (`bench/site_urls.py`) go through the same gunicorn and "
+                "middleware; the two with one SQL query or one Redis GET show what a single "
+                "round trip costs on this machine."
+            ),
+            "",
+            "| URL | req/s per round | ratio to hello world per round | median ratio |",
+            "|---|---|---|---:|",
+        ]
+        for i, label in enumerate(throughput.labels):
+            rps = [r[i] for r in throughput.rounds]
+            ratios = [r[i] / r[0] for r in throughput.rounds]
+            lines.append(
+                f"| {label} | {' / '.join(f'{v:,.0f}' for v in rps)} "
+                f"| {' / '.join(f'{v:.2f}' for v in ratios)} "
+                f"| **{statistics.median(ratios):.2f}** |"
+            )
+    lines += [
+        "",
+        "### Latency of uncached pages (goal: p95 < 50 ms)",
+        "",
+        (
+            "One client, one request at a time over a keep-alive connection, time to the "
+            f"last byte. Each row is {LATENCY_PASSES} passes; p95 per pass, so the spread "
+            'shows the noise. "Version bumped" does what ingest does on every change '
+            "(`Anime.version + 1`, outside the timed part), so the page and its fragments "
+            "miss."
+        ),
+        "",
+        "| page | how | requests | p50 | p95 per pass | max |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for item in latency:
+        every = [t for p in item.passes for t in p]
+        per_pass = " / ".join(f"{percentile(p, 0.95) * 1e3:.1f}" for p in item.passes)
+        lines.append(
+            f"| {item.label} | {item.how} | {len(every)} "
+            f"| {statistics.median(every) * 1e3:.1f} ms | {per_pass} ms "
+            f"| {max(every) * 1e3:.1f} ms |"
+        )
+    lines += [
+        "",
+        "### SQL queries per page",
+        "",
+        (
+            "In-process (Django test client + `CaptureQueriesContext`) on the same database; "
+            '"uncached" right after deleting every cache key of the run, "cached" is the '
+            "second request. Goal: at most 6 uncached, whatever the content."
+        ),
+        "",
+        "| page | URL | uncached | cached |",
+        "|---|---|---:|---:|",
+    ]
+    for label, url, cold, warm in queries:
+        lines.append(f"| {label} | `{url}` | {cold} | {warm} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(section: str) -> None:
+    """Replace only the "## Site" section of BENCHMARKS.md (the others belong to others)."""
+    text = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"^## Site\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: section + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    OUTPUT.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def tool_versions() -> dict[str, str]:
+    import django
+    import gunicorn as gunicorn_pkg
+    from django.core.cache import cache
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT VERSION()")
+        mariadb = cursor.fetchone()[0]
+    redis_info = cache.client.get_client().info("server")  # type: ignore[attr-defined]
+    wrk = shutil.which("wrk")
+    wrk_version = "–"
+    if wrk:
+        out = subprocess.run([wrk, "-v"], check=False, capture_output=True, text=True).stdout
+        wrk_version = out.split()[1] if out.split()[1:] else "?"
+    return {
+        "mariadb": f"MariaDB {mariadb.split('-')[0]}",
+        "redis": str(redis_info.get("redis_version", "?")),
+        "django": django.get_version(),
+        "gunicorn": gunicorn_pkg.__version__,
+        "wrk": wrk_version,
+    }
+
+
+def loadavg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+def main(argv: list[str]) -> int:
+    # --keep-db (development only): leave the filled database for profiling afterwards.
+    keep_db = "--keep-db" in argv
+    tmp = Path(tempfile.mkdtemp(prefix="otakusite-bench-site-"))
+    configure_environment(tmp / "static")
+    loads_start = loadavg()
+    admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    admin_sql(f"CREATE DATABASE {DB_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    django_ready = False
+    try:
+        import django
+
+        django.setup()
+        django_ready = True
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0, interactive=False)
+        call_command("collectstatic", verbosity=0, interactive=False)
+        clear_bench_cache()
+        rng = random.Random(6)
+        start = time.perf_counter()
+        cat = fill_catalogue(rng)
+        fill_seconds = time.perf_counter() - start
+        print(f"filled {cat.counts} in {fill_seconds:.1f} s", flush=True)
+        queries = count_queries(cat)
+        versions = tool_versions()
+        clear_bench_cache()
+        port = free_port()
+        with gunicorn(port, tmp / "gunicorn.log"):
+            throughput = measure_throughput(port, cat) if shutil.which("wrk") else None
+            print("throughput done", flush=True)
+            latency = measure_latency(port, cat, rng)
+        section = render_section(
+            cat,
+            fill_seconds=fill_seconds,
+            queries=queries,
+            throughput=throughput,
+            latency=latency,
+            loads=(loads_start, loadavg()),
+            versions=versions,
+        )
+    finally:
+        if django_ready:
+            from django.db import connections
+
+            clear_bench_cache()
+            connections.close_all()
+        if not keep_db:
+            admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(section)
+    write_section(section)
+    print(f"wrote the Site section of {OUTPUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
