@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mdsection
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -363,14 +365,7 @@ def run() -> str:
 
 
 def write_section(section: str) -> None:
-    """Replace only the "## Parsers" section of BENCHMARKS.md (create the file if missing)."""
-    text = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Parsers\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    OUTPUT.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    mdsection.write_section("Parsers", section, OUTPUT)
 
 
 def main() -> int:

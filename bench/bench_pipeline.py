@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import random
-import re
 import resource
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import mdsection
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -574,14 +575,7 @@ def report(args: argparse.Namespace, ingests: list, crawls: list, memory: dict) 
 
 
 def write_section(section: str) -> None:
-    """Replace only the "## Pipeline" section of BENCHMARKS.md (append it if missing)."""
-    text = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Pipeline\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    OUTPUT.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    mdsection.write_section("Pipeline", section, OUTPUT)
 
 
 def main(argv: list[str] | None = None) -> int:

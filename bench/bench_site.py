@@ -41,6 +41,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import mdsection
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -662,14 +664,7 @@ def render_section(
 
 
 def write_section(section: str) -> None:
-    """Replace only the "## Site" section of BENCHMARKS.md (the others belong to others)."""
-    text = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Site\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    OUTPUT.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    mdsection.write_section("Site", section, OUTPUT)
 
 
 def tool_versions() -> dict[str, str]:
