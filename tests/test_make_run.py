@@ -37,11 +37,11 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], deadline: float) -> int:
     raise AssertionError(f"{url} did not answer")
 
 
-@pytest.fixture
-def make_run(tmp_path) -> Iterator[str]:
+def start_make(target: str, tmp_path, **extra_env: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
     env.update(
+        extra_env,
         OTAKUSITE_VAR_DIR=str(tmp_path),
         PORT=str(port),
         # Nothing listens on the discard port: the origin is "unreachable", offline.
@@ -51,20 +51,30 @@ def make_run(tmp_path) -> Iterator[str]:
     env.pop("SECRET_KEY", None)
     log = (tmp_path / "make-run.log").open("wb")
     proc = subprocess.Popen(
-        ["make", "run", f"PORT={port}"],
+        ["make", target, f"PORT={port}"],
         cwd=REPO_ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    log.close()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def make_run(tmp_path) -> Iterator[str]:
+    proc, url = start_make("run", tmp_path)
     try:
-        wait_for(f"http://127.0.0.1:{port}/", proc, time.monotonic() + 120)
-        yield f"http://127.0.0.1:{port}"
+        wait_for(url + "/", proc, time.monotonic() + 120)
+        yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
+        stop(proc)
 
 
 def test_first_run_crawls_and_says_when_the_origin_is_unreachable(make_run: str) -> None:
@@ -88,3 +98,27 @@ def test_make_run_serves_home_and_admin_login(make_run: str) -> None:
         assert "otakusite" in response.read().decode()
     with urllib.request.urlopen(make_run + "/admin/login/", timeout=10) as response:
         assert response.status == 200
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def test_make_demo_fills_the_site_from_the_fake_origin(tmp_path) -> None:
+    from tests.fake_origin import generate_catalog
+
+    origin_port = free_port()
+    proc, url = start_make("demo", tmp_path, DEMO_SIZE="15", DEMO_ORIGIN_PORT=str(origin_port))
+    try:
+        wait_for(url + "/", proc, time.monotonic() + 180)
+        # The demo crawls the fake origin with its default seed: its truth is what we show.
+        truth = generate_catalog(seed=1, size=15)
+        az = fetch(url + "/anime/")
+        for anime in truth.anime.values():
+            assert f'href="/anime/{anime.slug}/"' in az
+        episode = next(e for a in truth.anime.values() for e in a.episodes)
+        page = fetch(f"{url}/episode/{episode.slug}/")
+        assert f"localhost:{origin_port}/embed/" in page  # the fake origin's embed host
+    finally:
+        stop(proc)
