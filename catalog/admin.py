@@ -6,6 +6,8 @@ anime costs a fixed handful of queries per page (tests/test_admin.py asserts it)
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -23,10 +25,32 @@ from catalog.models import (
     ScrapeRun,
     StreamLink,
 )
+from catalog.services import bump_versions
+
+
+class BumpsAnimeVersion(admin.ModelAdmin):
+    """An editor's fix shows on the site at once: pages are cached on Anime.version."""
+
+    def anime_ids(self, obj: Any) -> list[int]:
+        raise NotImplementedError
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        bump_versions(anime_ids=self.anime_ids(form.instance))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        ids = self.anime_ids(obj)
+        super().delete_model(request, obj)
+        bump_versions(anime_ids=ids)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        ids = [pk for obj in queryset for pk in self.anime_ids(obj)]
+        super().delete_queryset(request, queryset)
+        bump_versions(anime_ids=ids)
 
 
 @admin.register(Genre)
-class GenreAdmin(admin.ModelAdmin):
+class GenreAdmin(BumpsAnimeVersion):
     list_display = ["name", "slug", "anime_count"]
     search_fields = ["name", "slug"]
 
@@ -37,6 +61,9 @@ class GenreAdmin(admin.ModelAdmin):
     def anime_count(self, obj: Genre) -> int:
         return obj.n_anime
 
+    def anime_ids(self, obj: Genre) -> list[int]:
+        return list(obj.anime.values_list("pk", flat=True))
+
 
 class BatchInline(admin.TabularInline):
     model = Batch
@@ -46,7 +73,7 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Anime)
-class AnimeAdmin(admin.ModelAdmin):
+class AnimeAdmin(BumpsAnimeVersion):
     list_display = [
         "title",
         "slug",
@@ -94,6 +121,9 @@ class AnimeAdmin(admin.ModelAdmin):
     def episode_count(self, obj: Anime) -> int:
         return obj.n_episodes
 
+    def anime_ids(self, obj: Anime) -> list[int]:
+        return [obj.pk]
+
     @admin.display(description=_("daftar episode"))
     def episode_links(self, obj: Anime) -> str:
         # A plain link list, not an inline: an anime may have hundreds of episodes and an
@@ -133,7 +163,7 @@ class DownloadLinkInline(admin.TabularInline):
 
 
 @admin.register(Episode)
-class EpisodeAdmin(admin.ModelAdmin):
+class EpisodeAdmin(BumpsAnimeVersion):
     list_display = ["title", "anime", "number", "published_on", "post_id", "last_scraped_at"]
     list_select_related = ["anime"]
     list_filter = ["anime__status", "published_on"]
@@ -145,18 +175,24 @@ class EpisodeAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
 
+    def anime_ids(self, obj: Episode) -> list[int]:
+        return [obj.anime_id]
+
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
+class BatchAdmin(BumpsAnimeVersion):
     list_display = ["title", "slug", "anime", "last_scraped_at"]
     list_select_related = ["anime"]
     search_fields = ["title", "slug", "anime__title"]
     raw_id_fields = ["anime"]
     inlines = [DownloadLinkInline]
 
+    def anime_ids(self, obj: Batch) -> list[int]:
+        return [obj.anime_id]
+
 
 @admin.register(StreamLink)
-class StreamLinkAdmin(admin.ModelAdmin):
+class StreamLinkAdmin(BumpsAnimeVersion):
     list_display = ["episode", "quality", "provider", "is_default", "resolved", "ok", "checked_at"]
     list_select_related = ["episode"]
     list_filter = ["quality", "is_default", "ok", "provider"]
@@ -168,9 +204,12 @@ class StreamLinkAdmin(admin.ModelAdmin):
     def resolved(self, obj: StreamLink) -> bool:
         return bool(obj.embed_url)
 
+    def anime_ids(self, obj: StreamLink) -> list[int]:
+        return [obj.episode.anime_id]
+
 
 @admin.register(DownloadLink)
-class DownloadLinkAdmin(admin.ModelAdmin):
+class DownloadLinkAdmin(BumpsAnimeVersion):
     list_display = ["owner", "format", "quality", "provider", "size_text"]
     list_select_related = ["episode", "batch"]
     list_filter = ["format", "quality", "provider"]
@@ -181,6 +220,10 @@ class DownloadLinkAdmin(admin.ModelAdmin):
     @admin.display(description=_("milik"))
     def owner(self, obj: DownloadLink) -> str:
         return str(obj.episode or obj.batch)
+
+    def anime_ids(self, obj: DownloadLink) -> list[int]:
+        owner = obj.episode or obj.batch
+        return [owner.anime_id] if owner else []
 
 
 @admin.register(ScrapeRun)

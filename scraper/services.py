@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, models, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import (
@@ -35,6 +34,7 @@ from catalog.models import (
     StreamLink,
     fold_text,
 )
+from catalog.services import bump_versions
 from scraper import parsers
 from scraper.client import ClientError, OriginClient
 from scraper.parsers import (
@@ -52,7 +52,6 @@ logger = logging.getLogger("scraper.services")
 NONCE_TTL = 10 * 60  # the site's own script reuses a nonce; peers cache it ~10 minutes
 ACTIONS_TTL = 7 * 24 * 3600
 RESOLVED_FRESH_FOR = datetime.timedelta(hours=6)
-CATALOG_GENERATION_KEY = "catalog:generation"
 
 
 # --------------------------------------------------------------------------- counting
@@ -152,11 +151,6 @@ def remember_embed_hosts(urls: Iterable[str | None]) -> None:
     EmbedHost.objects.bulk_create(
         [EmbedHost(host=h) for h in sorted(hosts - known)], ignore_conflicts=True
     )
-
-
-def bump_catalog_generation() -> None:
-    """List pages (home, ongoing, A-Z...) cache on this key; any ingest change bumps it."""
-    cache.set(CATALOG_GENERATION_KEY, timezone.now().timestamp(), None)
 
 
 # --------------------------------------------------------------------------- ingest
@@ -537,8 +531,7 @@ def ingest_anime(*, bundle: AnimeBundle, now: datetime.datetime | None = None) -
     Anime.objects.filter(pk=anime.pk).update(last_scraped_at=stamp)
     Episode.objects.filter(slug__in=[p.slug for p in bundle.episodes]).update(last_scraped_at=stamp)
     if counts.changed:
-        Anime.objects.filter(pk=anime.pk).update(version=F("version") + 1)
-        transaction.on_commit(bump_catalog_generation)
+        bump_versions(anime_ids=[anime.pk])
     return counts
 
 

@@ -139,3 +139,29 @@ def test_anime_changelist_filters_and_search(admin_client_db: Client) -> None:
     assert [a.slug for a in completed.result_list] == ["anime-1-sub-indo"]
     found = admin_client_db.get(url, {"q": "anime-2"}).context["cl"]
     assert [a.slug for a in found.result_list] == ["anime-2-sub-indo"]
+
+
+def test_an_editors_fix_shows_on_the_cached_site_at_once(admin_client_db: Client) -> None:
+    genre = Genre.objects.create(slug="aksi", name="Aksi")
+    anime = Anime.objects.create(slug="fix-me", title="Fix Me", type="TV")
+    anime.genres.add(genre)
+    batch = Batch.objects.create(anime=anime, slug="fix-me-batch", title="Fix Me Batch")
+    DownloadLink.objects.create(
+        batch=batch, format="mp4", quality="720p", provider="GoFile", url="https://d.test/b"
+    )
+    page = Client().get("/anime/fix-me/").content.decode()  # now cached
+    assert "Aksi" in page
+    assert "https://d.test/b" in page
+
+    change = admin_client_db.post(
+        reverse("admin:catalog_genre_change", args=[genre.pk]), {"slug": "aksi", "name": "Laga"}
+    )
+    assert change.status_code == 302
+    delete = admin_client_db.post(
+        reverse("admin:catalog_batch_delete", args=[batch.pk]), {"post": "yes"}
+    )
+    assert delete.status_code == 302
+
+    page = Client().get("/anime/fix-me/").content.decode()
+    assert "Laga" in page
+    assert "https://d.test/b" not in page

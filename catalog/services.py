@@ -1,0 +1,17 @@
+"""Writes of the catalogue shared by ingest and the admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import F
+
+from catalog.models import Anime
+
+
+def bump_versions(*, anime_ids: Iterable[int]) -> None:
+    """Mark anime as changed: page caches key on Anime.version (and list pages on the
+    sum of versions), so what changed shows at once."""
+    ids = {pk for pk in anime_ids if pk is not None}
+    if ids:
+        Anime.objects.filter(pk__in=ids).update(version=F("version") + 1)
