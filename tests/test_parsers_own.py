@@ -522,3 +522,147 @@ def test_head_metadata_any_attribute_order_and_css_mentioning_the_column() -> No
     episode = parse_episode(episode_html, "")
     assert episode.post_id == 777  # no mirror tokens: the shortlink gives it
     assert episode.published_on == D(2026, 1, 1)  # 20:00 UTC is 03:00 WIB the next day
+
+
+# --------------------------------------------------------------------------- unseen variants
+
+
+def test_synopsis_text_directly_in_box_and_line_breaks() -> None:
+    synopsis = "Pembuka tanpa paragraf.<p>Baris satu<br>baris <i>dua</i>.</p><p> </p><p>Akhir.</p>"
+    detail = parse_detail(wrap(detail_body(synopsis=synopsis)), DETAIL_URL)
+    assert detail.synopsis == "Pembuka tanpa paragraf.\n\nBaris satu\nbaris dua.\n\nAkhir."
+    card = (
+        '<div class="col-anime-con"><div class="col-anime"><div class="col-anime-title">'
+        '<a href="/anime/kumo-sub-indo/">Kumo</a></div>'
+        '<div class="col-synopsis"><p></p><p>Hari pertama<br>di kota awan.</p></div></div></div>'
+    )
+    page = parse_genre_page(wrap(f'<div class="page">{card}</div>'), "/genres/drama/")
+    assert page.cards[0].synopsis == "Hari pertama\ndi kota awan."
+
+
+@pytest.mark.parametrize(
+    ("shown", "date", "total", "score"),
+    [
+        ("Okt 03, 2025", D(2025, 10, 3), "?", ""),
+        ("Oct 03, 2025", D(2025, 10, 3), "Unknown", "N/A"),
+        ("3 Oktober 2025", D(2025, 10, 3), "", "-"),
+        ("2025", None, "13 Episode", "8,5"),
+        ("?", None, "24", "7.12"),
+    ],
+)
+def test_detail_odd_release_total_and_score_values(
+    shown: str, date: D | None, total: str, score: str
+) -> None:
+    rows = [
+        ("Judul", "Kumo"),
+        ("Skor", score),
+        ("Total Episode", total),
+        ("Tanggal Rilis", shown),
+        ("Produser", "Aniplex, -, Sora Records,"),
+        ("Studio", "-"),
+    ]
+    detail = parse_detail(wrap(detail_body(rows=rows)), DETAIL_URL)
+    assert detail.release_date == date
+    assert detail.total_episodes == {"13 Episode": 13, "24": 24}.get(total)
+    assert detail.score == {"8,5": 8.5, "7.12": 7.12}.get(score)
+    assert (detail.producers, detail.studios) == (["Aniplex", "Sora Records"], [])
+
+
+def test_download_rows_with_label_outside_strong_or_without_label() -> None:
+    rows = (
+        '<div class="download"><h4>Kumo Episode 3 – [Fansub]</h4><ul>'
+        '<li>Mp4 360p <a href="https://files.example/c1">HostC</a> <i>12.5 MB</i></li>'
+        '<li><span>MKV 1080p</span> <a href="https://files.example/c2"> Host   D </a>'
+        " <i>850 KB</i></li>"
+        '<li><a href="https://files.example/c3">HostE</a></li></ul></div>'
+    )
+    body = episode_body(downloads=False)
+    html = wrap(body[: -len("</div>")] + rows + "</div>")
+    episode = parse_episode(html, EPISODE_URL)
+    assert [(d.format, d.quality, d.provider, d.url, d.size) for d in episode.downloads] == [
+        ("mp4", "360p", "HostC", "https://files.example/c1", "12.5 MB"),
+        ("mkv", "1080p", "Host D", "https://files.example/c2", "850 KB"),
+        (None, None, "HostE", "https://files.example/c3", None),
+    ]
+
+
+def test_episode_anime_link_from_help_box_before_other_column_links() -> None:
+    body = episode_body().replace(
+        f'<a href="{ORIGIN}/anime/kumo-shitateya-sub-indo/" rel="follow">See All Episodes</a>',
+        "",
+    )
+    # An unrelated show linked inside the episode column (a "baca juga" note) must not win
+    # over the help box's link to this episode's show.
+    body = body.replace(
+        '<div id="lightsVideo">',
+        '<p>Baca juga <a href="/anime/lain-cerita-sub-indo/">Lain Cerita</a></p>'
+        '<div id="lightsVideo">',
+    )
+    help_box = (
+        '<div class="alert alert-info"><b>Sedikit Bantuan :</b>'
+        '<li><a href="/blog/cara-unduh/">Cara unduh</a></li>'
+        '<li><a href="http://otakudesu.cloud/anime/kumo-shitateya-sub-indo/" rel="follow">'
+        "Episode lain <b>Kumo</b></a></li></div>"
+    )
+    episode = parse_episode(wrap(body + help_box), EPISODE_URL)
+    assert episode.anime_slug == "kumo-shitateya-sub-indo"
+    assert (episode.prev_slug, episode.next_slug) == ("kns-episode-12-sub-indo", None)
+
+
+def test_search_poster_link_first_and_page_saying_nothing_found() -> None:
+    item = (
+        '<li style="list-style:none;"><a href="/anime/kumo-sub-indo/"><img src="/p/kumo.jpg"></a>'
+        '<h2><a href="/anime/kumo-sub-indo/">Kumo &#8211; Ame &amp; Angin Subtitle Indonesia</a>'
+        '</h2><div class="set"><b>Rating</b> : </div></li>'
+    )
+    page = parse_search(wrap(f'<div class="venser"><ul class="chivsrc">{item}</ul></div>'), "")
+    assert [(r.slug, r.title, r.score, r.poster_url) for r in page.results] == [
+        ("kumo-sub-indo", "Kumo \u2013 Ame & Angin", None, "/p/kumo.jpg")
+    ]
+    nothing = (
+        '<html><body><div id="venkonten"><div class="page"><h2>Hasil pencarian "zzz"</h2>'
+        "<p>Maaf, tidak ditemukan.</p></div></div></body></html>"
+    )
+    assert parse_search(nothing, f"{ORIGIN}/?s=zzz&post_type=anime").results == []
+
+
+def test_ongoing_last_page_with_gap_and_curly_weekday() -> None:
+    cards = venz_card("satu-sub-indo", "Satu", "Episode 4", "Jum&#8217;at", "02 Jan") + venz_card(
+        "dua-sub-indo", "Dua", "Episode 9", "Random", "01 Jan"
+    )
+    pages = (
+        '<div class="pagination"><div class="pagenavix"><span>Pages</span>'
+        '<a class="prev page-numbers" href="/ongoing-anime/page/6/">« Sebelumnya</a>'
+        '<a class="page-numbers" href="/ongoing-anime/page/1/">1</a>'
+        '<span class="page-numbers dots">…</span>'
+        '<a class="page-numbers" href="/ongoing-anime/page/6/">6</a>'
+        '<span aria-current="page" class="page-numbers current">7</span></div></div>'
+    )
+    body = f'<div class="venutama"><div class="rapi"><div class="venz"><ul>{cards}</ul></div></div>'
+    listing = parse_list_page(wrap(body + pages + "</div>"), "")
+    assert (listing.page, listing.last_page) == (7, 7)
+    assert [(c.day, c.episode_number) for c in listing.cards] == [("Jum\u2019at", 4), ("Random", 9)]
+    single = parse_list_page(wrap(body + "</div>"), f"{ORIGIN}/complete-anime/")
+    assert (single.page, single.last_page) == (1, 1)
+
+
+def test_anime_list_titles_around_markers() -> None:
+    def entry(slug: str, inner: str, title: str = "") -> str:
+        shown = f' title="{title}"' if title else ""
+        return f'<li><a class="hodebgst" href="/anime/{slug}/"{shown}>{inner}</a></li>'
+
+    body = (
+        '<div id="abtext"><div class="bariskelom"><div class="penzbar"><div class="jdlbar"><ul>'
+        + entry("tebal-sub-indo", '<b>Judul Tebal</b> <span style="c">On-Going</span>')
+        + entry(
+            "kosong-sub-indo",
+            '<span style="c">Movie</span>',
+            "Film Kosong (Episode 1 – 1) Subtitle Indonesia",
+        )
+        + "</ul></div></div></div></div>"
+    )
+    listing = parse_anime_list(wrap(body), "")
+    assert [(a.slug, a.title) for a in listing.anime] == [
+        ("tebal-sub-indo", "Judul Tebal"),
+        ("kosong-sub-indo", "Film Kosong"),
+    ]

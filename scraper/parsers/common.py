@@ -179,6 +179,60 @@ def own_text(node: LexborNode) -> str:
     return clean(node.text(deep=False))
 
 
+_BLOCK_TAGS = frozenset(
+    tag_id(name)
+    for name in ("p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote")
+)
+
+
+def paragraphs_text(node: LexborNode | None) -> str:
+    """Text of a prose box as a person reads it: paragraphs (`<p>`, `<div>`, or text directly
+    in the box, before or between them) joined by a blank line, `<br>` as a line break, empty
+    paragraphs dropped.
+
+    Iterative (an explicit stack, not recursion): mangled pages may nest tags very deeply.
+    """
+    if node is None:
+        return ""
+    paragraphs: list[str] = []
+    lines: list[str] = []
+    line: list[str] = []
+
+    def end_line() -> None:
+        text = clean("".join(line))
+        line.clear()
+        if text:
+            lines.append(text)
+
+    def end_paragraph() -> None:
+        end_line()
+        if lines:
+            paragraphs.append("\n".join(lines))
+            lines.clear()
+
+    stack = [(node.iter(include_text=True), False)]
+    while stack:
+        children, is_block = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if is_block:
+                end_paragraph()
+            continue
+        tag = child.tag_id
+        if tag == TAG_TEXT:
+            line.append(child.text_content or "")
+        elif tag == TAG_BR:
+            end_line()
+        elif tag != TAG_COMMENT:
+            block = tag in _BLOCK_TAGS
+            if block:
+                end_paragraph()
+            stack.append((child.iter(include_text=True), block))
+    end_paragraph()
+    return "\n\n".join(paragraphs)
+
+
 def split_list(text: str | None) -> list[str]:
     """Comma list as written: "Nippon Columbia, Kadokawa" → ["Nippon Columbia", "Kadokawa"]."""
     if not text:

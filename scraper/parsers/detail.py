@@ -14,6 +14,7 @@ from .common import (
     load_page,
     node_text,
     page_slug,
+    paragraphs_text,
     parse_full_date,
     parse_int,
     parse_score,
@@ -36,12 +37,8 @@ def _status(text: str | None) -> str | None:
 
 
 def _synopsis(root: LexborNode) -> str:
-    box = root.css_first(".sinopc")
-    if box is None:
-        return ""
-    paragraphs = [node_text(p) for p in box.css("p")]
-    text = "\n\n".join(p for p in paragraphs if p)
-    return text or node_text(box)
+    # Paragraphs as shown, including text put directly in the box and `<br>` line breaks.
+    return paragraphs_text(root.css_first(".sinopc"))
 
 
 def _list_kind(heading: str) -> str | None:

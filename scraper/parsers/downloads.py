@@ -11,8 +11,10 @@ from selectolax.lexbor import LexborNode
 from .common import (
     TAG_A,
     TAG_B,
+    TAG_COMMENT,
     TAG_I,
     TAG_STRONG,
+    TAG_TEXT,
     ParseError,
     attr,
     clean,
@@ -68,16 +70,33 @@ def _row_parts(row: LexborNode) -> tuple[LexborNode | None, list[LexborNode], Le
     return label, anchors, size
 
 
+def _lead_text(row: LexborNode) -> str:
+    """A row's text before its first link: the label when it is not in a `<strong>`/`<b>`
+    ("Mp4 360p <a>…</a>", or "<span>MKV 720p</span> <a>…</a>")."""
+    parts: list[str] = []
+    for node in row.iter(include_text=True):
+        tag = node.tag_id
+        if tag == TAG_A:
+            break
+        if tag == TAG_TEXT:
+            parts.append(node.text_content or "")
+        elif tag not in (TAG_I, TAG_COMMENT):
+            parts.append(node.text())
+    return " ".join("".join(parts).split())
+
+
 def download_rows(container: LexborNode) -> list[DownloadLink]:
     """All provider links of the `li` rows under `container`, in page order."""
     links: list[DownloadLink] = []
     append = links.append
     for row in container.css("li"):
         label_node, anchors, size_node = _row_parts(row)
-        if label_node is None or not anchors:
+        if not anchors:
             continue
         # node_text() inlined here and below: these lines run for every row and link.
-        fmt, quality = split_format_quality(" ".join(label_node.text().split()))
+        label = " ".join(label_node.text().split()) if label_node is not None else _lead_text(row)
+        # A row without any label still lists real provider links: keep them, unlabelled.
+        fmt, quality = split_format_quality(label)
         size_text = " ".join(size_node.text().split()) if size_node is not None else ""
         if not _SIZE_HINT_RE.search(size_text):
             match = _ROW_SIZE_RE.search(clean(row.text()))

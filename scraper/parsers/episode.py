@@ -244,10 +244,16 @@ def _nav(root: LexborNode) -> tuple[str | None, str | None, str | None]:
         elif "selanjut" in label or "next" in label:
             next_slug = next_slug or slug_from_url(href)
     if anime is None:
-        for link in root.css(".alert-info a[href], .venutama a[href]"):
-            href = attr(link, "href")
-            if url_kind(href) == "anime":
-                anime = slug_from_url(href)
+        # The help box's "download other episodes" link names the show; any anime link in
+        # the episode column only after it (one selector each: a combined one would return
+        # the links in page order, column first).
+        for selector in (".alert-info a[href]", ".venutama a[href]"):
+            for link in root.css(selector):
+                href = attr(link, "href")
+                if url_kind(href) == "anime":
+                    anime = slug_from_url(href)
+                    break
+            if anime is not None:
                 break
     return anime, prev_slug, next_slug
 

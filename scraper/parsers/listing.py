@@ -9,6 +9,9 @@ import re
 from selectolax.lexbor import LexborNode
 
 from .common import (
+    TAG_COMMENT,
+    TAG_SPAN,
+    TAG_TEXT,
     ParseError,
     attr,
     clean,
@@ -19,11 +22,13 @@ from .common import (
     own_text,
     page_date,
     page_from_url,
+    paragraphs_text,
     parse_int,
     parse_score,
     resolve_short_date,
     slug_from_url,
     strip_sub_suffix,
+    tag_id,
     url_kind,
 )
 from .types import (
@@ -116,7 +121,9 @@ def _venz_card(item: LexborNode, reference: datetime.date | None) -> AnimeCard |
         title = strip_sub_suffix(clean(attr(parts.get("<img>"), "alt")))
     episode_label = node_text(parts.get("epz")) or None
     tipe = node_text(parts.get("epztipe"))
-    day = tipe if tipe.lower() in WEEKDAYS or tipe.lower() == "random" else None
+    # "Jum'at" is typeset with a curly apostrophe by WordPress (&#8217;).
+    weekday = tipe.lower().replace("\u2019", "'")
+    day = tipe if weekday in WEEKDAYS or weekday == "random" else None
     season = tipe if _SEASON_RE.match(tipe) else None
     date_text = node_text(parts.get("newnime")) or None
     return AnimeCard(
@@ -237,8 +244,7 @@ def _genre_card(item: LexborNode) -> AnimeCard | None:
     synopsis_box = parts.get("col-synopsis")
     synopsis = None
     if synopsis_box is not None:
-        paragraphs = [node_text(p) for p in synopsis_box.css("p")]
-        synopsis = "\n\n".join(p for p in paragraphs if p) or node_text(synopsis_box)
+        synopsis = paragraphs_text(synopsis_box)
     genre_box = parts.get("col-anime-genre")
     return AnimeCard(
         slug=slug,
@@ -289,18 +295,40 @@ def _status(text: str | None) -> str | None:
     return None
 
 
+_NO_RESULTS_WORDS = ("pencarian", "search", "tidak ditemukan", "not found", "nothing found")
+
+
+def _says_search(root: LexborNode | None) -> bool:
+    """Whether a page without result list is still a search page: the site's content column,
+    or a page whose own words say it is a search (with nothing found)."""
+    if root is None:
+        return False
+    if root.css_first(".venser, .venutama") is not None:
+        return True
+    text = node_text(root)[:3000].lower()
+    return any(word in text for word in _NO_RESULTS_WORDS)
+
+
 def parse_search(html: str, url: str = "") -> SearchPage:
     page = load_page(html, "search", url)
     root = page.root
     lists = root.css("ul.chivsrc") if root is not None else []
-    if not lists and (root is None or root.css_first(".venser, .venutama") is None):
+    if not lists and not _says_search(root):
         raise ParseError("search", url, "result list (ul.chivsrc)")
     results = []
     for item in (li for ul in lists for li in ul.css("li")):
-        slug, link = _anime_link(item, "h2 a[href], a[href]")
+        # The heading link carries the title; a poster may be wrapped in a link of its own
+        # (before or after the heading), so the heading is looked at first.
+        slug, link = _anime_link(item, "h2 a[href]")
+        if slug is None:
+            slug, link = _anime_link(item, "a[href]")
         if slug is None or link is None or url_kind(attr(link, "href")) != "anime":
             continue  # the list may hold non-anime links such as /genres/action/
         title = strip_sub_suffix(re.sub(r"\s*\(Episode[^)]*\)", "", node_text(link)))
+        if not title:
+            title = strip_sub_suffix(
+                clean(attr(link, "title") or attr(item.css_first("img"), "alt"))
+            )
         status = score = None
         genres: list[GenreRef] = []
         for row in item.css(".set"):
@@ -329,6 +357,35 @@ def parse_search(html: str, url: str = "") -> SearchPage:
 # --------------------------------------------------------------------------- A–Z, genres, schedule
 
 
+_MARKER_TAGS = frozenset({TAG_SPAN, tag_id("color")})
+_MARKER_WORDS_RE = re.compile(r"(?:\s*\b(?:Movie|On-?Going|Completed?)\b)+\s*$", re.I)
+_EPISODE_RANGE_RE = re.compile(r"\s*\(Episode[^)]*\)")
+
+
+def _list_title(link: LexborNode) -> str:
+    """An A–Z entry's title: the link's text without the coloured "Movie"/"On-Going" markers
+    (spans inside a malformed `<color>` tag), else its `title` attribute."""
+    title = own_text(link)
+    if title:
+        return title  # the usual entry: the title is the link's own text
+    parts: list[str] = []
+    stack = [link.iter(include_text=True)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+        elif node.tag_id == TAG_TEXT:
+            parts.append(node.text_content or "")
+        elif node.tag_id not in _MARKER_TAGS and node.tag_id != TAG_COMMENT:
+            stack.append(node.iter(include_text=True))
+    title = clean("".join(parts))
+    if title:
+        return title
+    return strip_sub_suffix(_EPISODE_RANGE_RE.sub("", clean(attr(link, "title")))) or (
+        _MARKER_WORDS_RE.sub("", node_text(link))
+    )
+
+
 def parse_anime_list(html: str, url: str = "") -> AnimeList:
     page = load_page(html, "anime-list", url)
     root = page.root
@@ -342,9 +399,7 @@ def parse_anime_list(html: str, url: str = "") -> AnimeList:
         slug = slug_from_url(href)
         if not slug or slug in seen:
             continue
-        # The link's own text is the title; a nested malformed <color> marker adds
-        # "Movie"/"On-Going" which is not part of it.
-        title = own_text(link) or node_text(link) or strip_sub_suffix(clean(attr(link, "title")))
+        title = _list_title(link)
         seen.add(slug)
         anime.append(AnimeRef(slug=slug, title=title or slug))
     if not anime:
