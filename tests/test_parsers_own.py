@@ -37,6 +37,7 @@ from .parser_pages.builders import (
     mirror_script,
     pagination,
     prettify,
+    token,
     venz_card,
     wrap,
 )
@@ -666,3 +667,32 @@ def test_anime_list_titles_around_markers() -> None:
         ("tebal-sub-indo", "Judul Tebal"),
         ("kosong-sub-indo", "Film Kosong"),
     ]
+
+
+def test_icon_only_episode_navigation_and_default_1080p_mirror() -> None:
+    body = episode_body(nxt="kns-episode-13-sub-indo", mirrors=False)
+    body = body.replace(' title="Episode Sebelumnya">Previous Eps.', '><i class="fa fa-left"></i>')
+    body = body.replace(' title="Episode Selanjutnya">Next Eps.', '><i class="fa fa-right"></i>')
+    mirrors = (
+        '<div class="mirrorstream"><ul class="m480p"><span></span> Mirror 480p'
+        f'<li><a href="#" data-content="{token(7, 0, "480p")}">delta</a></li>'
+        '<li><a href="#">tanpa token</a></li></ul>'
+        '<ul class="m1080p"><span></span> Mirror 1080p'
+        f'<li><a href="#" data-default="true" data-content="{token(7, 0, "1080p")}">'
+        "  epsilon   hd </a></li></ul></div>"
+    )
+    body = body.replace('<div id="lightsVideo">', mirrors + '<div id="lightsVideo">')
+    episode = parse_episode(wrap(body), EPISODE_URL)
+    assert (episode.prev_slug, episode.next_slug) == (
+        "kns-episode-12-sub-indo",
+        "kns-episode-13-sub-indo",
+    )
+    assert [(m.quality, m.provider, m.is_default) for m in episode.mirrors] == [
+        ("480p", "delta", False),
+        ("1080p", "epsilon hd", True),
+    ]
+    last = episode_body(nxt=None).replace(
+        ' title="Episode Sebelumnya">Previous Eps.', '><i class="fa fa-left"></i>'
+    )
+    episode = parse_episode(wrap(last), EPISODE_URL)
+    assert (episode.prev_slug, episode.next_slug) == ("kns-episode-12-sub-indo", None)

@@ -233,6 +233,9 @@ def _nav(root: LexborNode) -> tuple[str | None, str | None, str | None]:
     """(anime slug, previous episode slug, next episode slug) from the `.flir` links."""
     anime = prev_slug = next_slug = None
     links = _descendants(root, ".flir", "a", "href") or _descendants(root, ".prevnext", "a", "href")
+    # Episode links without a word saying which way they go (icon-only buttons): the site
+    # puts the previous episode before the "See All Episodes" link and the next one after.
+    unlabelled: list[tuple[bool, str | None]] = []
     for link in links:
         href = attr(link, "href")
         if url_kind(href) == "anime" or (attr(link, "rel") or "") == "follow":
@@ -243,6 +246,14 @@ def _nav(root: LexborNode) -> tuple[str | None, str | None, str | None]:
             prev_slug = prev_slug or slug_from_url(href)
         elif "selanjut" in label or "next" in label:
             next_slug = next_slug or slug_from_url(href)
+        elif url_kind(href) == "episode":
+            unlabelled.append((anime is None, slug_from_url(href)))
+    if anime is not None:
+        for before_anime, slug in unlabelled:
+            if before_anime:
+                prev_slug = prev_slug or slug
+            else:
+                next_slug = next_slug or slug
     if anime is None:
         # The help box's "download other episodes" link names the show; any anime link in
         # the episode column only after it (one selector each: a combined one would return
