@@ -696,3 +696,32 @@ def test_icon_only_episode_navigation_and_default_1080p_mirror() -> None:
     )
     episode = parse_episode(wrap(last), EPISODE_URL)
     assert (episode.prev_slug, episode.next_slug) == ("kns-episode-12-sub-indo", None)
+
+
+def test_home_with_only_one_block() -> None:
+    complete = (
+        f'<div class="rapi"><a href="{ORIGIN}/complete-anime/"><div class="rvad">'
+        '<h1>Complete Anime</h1></div></a><div class="venz"><ul>'
+        + venz_card("tamat-sub-indo", "Tamat &amp; Usai", "12 Episode", "7.5", "01 Jan")
+        + "</ul></div></div>"
+    )
+    home = parse_home(wrap(f'<div class="venutama">{complete}</div>'), ORIGIN + "/")
+    assert home.ongoing == []
+    assert [(c.slug, c.title, c.score) for c in home.completed] == [
+        ("tamat-sub-indo", "Tamat & Usai", 7.5)
+    ]
+
+
+def test_schedule_random_day_and_day_without_anime() -> None:
+    body = (
+        '<div class="kgjdwl321"><h1>Jadwal Rilis</h1>'
+        '<div class="kglist321"><h2>Senin</h2><ul></ul></div>'
+        '<div class="kglist321"><h2>Random</h2><ul><li>'
+        '<a href="http://otakudesu.lol/anime/acak-sub-indo/">Acak &#8211; Acakan</a>'
+        "</li></ul></div></div>"
+    )
+    schedule = PARSERS["schedule"](wrap(body), f"{ORIGIN}/jadwal-rilis/")
+    assert [(d.day, [(a.slug, a.title) for a in d.anime]) for d in schedule.days] == [
+        ("Senin", []),
+        ("Random", [("acak-sub-indo", "Acak \u2013 Acakan")]),
+    ]
