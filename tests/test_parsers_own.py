@@ -725,3 +725,27 @@ def test_schedule_random_day_and_day_without_anime() -> None:
         ("Senin", []),
         ("Random", [("acak-sub-indo", "Acak \u2013 Acakan")]),
     ]
+
+
+def test_lengkap_sections_each_in_its_own_wrapper() -> None:
+    def section(title: str, href: str) -> str:
+        return (
+            f'<div class="epsdl"><h4>{title}</h4><ul><li><strong>MKV 480p</strong>'
+            f'<a href="{href}">HostB</a><i>80 MB</i></li></ul></div>'
+        )
+
+    body = (
+        '<div class="venser"><div class="jdlrx"><h1>Awan Lengkap</h1></div><div class="download">'
+        + section("Awan Episode 1 Subtitle Indonesia", "https://files.example/w1")
+        + section("Awan Episode 2 Subtitle Indonesia", "https://files.example/w2")
+        + section("Awan Batch Subtitle Indonesia", "https://files.example/wb")
+        + "</div></div>"
+    )
+    page = parse_lengkap(wrap(body), f"{ORIGIN}/lengkap/awan-sub-indo/")
+    assert [
+        (s.episode_number, s.is_batch, [d.url for d in s.downloads]) for s in page.sections
+    ] == [
+        (1, False, ["https://files.example/w1"]),
+        (2, False, ["https://files.example/w2"]),
+        (None, True, ["https://files.example/wb"]),
+    ]

@@ -135,12 +135,22 @@ def download_sections(container: LexborNode) -> list[tuple[str, list[DownloadLin
     sections: list[tuple[str, list[DownloadLink]]] = []
     title: str | None = None
     current: list[DownloadLink] = []
-    for child in container.iter(include_text=False):
-        if child.tag in ("h4", "h3", "h5"):
+    # A wrapper holding its own heading (one `div` per episode around its `h4` + `ul`) is
+    # walked into, so that each heading keeps its rows; an explicit stack, not recursion.
+    stack = [container.iter(include_text=False)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
+        tag = child.tag
+        if tag in ("h4", "h3", "h5"):
             if title is not None or current:
                 sections.append((title or "", current))
             title, current = node_text(child), []
-        elif child.tag in ("ul", "ol", "div", "p"):
+        elif tag in ("div", "section") and has_nested(child, "h4, h3, h5"):
+            stack.append(child.iter(include_text=False))
+        elif tag in ("ul", "ol", "div", "p"):
             current.extend(download_rows(child))
     if title is not None or current:
         sections.append((title or "", current))
