@@ -749,3 +749,28 @@ def test_lengkap_sections_each_in_its_own_wrapper() -> None:
         (2, False, ["https://files.example/w2"]),
         (None, True, ["https://files.example/wb"]),
     ]
+
+
+def test_lazy_loaded_poster_and_player_and_missing_poster() -> None:
+    placeholder = "data:image/svg+xml,%3Csvg%3E%3C/svg%3E"
+    real = f"{ORIGIN}/wp-content/uploads/2025/10/kumo.jpg"
+    body = detail_body().replace(
+        f'<img src="{real}"', f'<img src="{placeholder}" data-lazy-src="{real}"'
+    )
+    assert parse_detail(wrap(body), DETAIL_URL).poster_url == real
+    # Without a poster, a recommended show's picture must not stand in for it.
+    no_poster = detail_body().replace(f'<img src="{real}" class="wp-post-image">', "")
+    no_poster = no_poster.replace(">Other</a>", f'><img src="{ORIGIN}/other.jpg"></a>')
+    assert parse_detail(wrap(no_poster), DETAIL_URL).poster_url is None
+    card = venz_card("malas-sub-indo", "Malas", "Episode 2", "Senin", "02 Jan").replace(
+        f'<img src="{ORIGIN}/wp-content/uploads/malas-sub-indo.jpg"',
+        f'<img src="{placeholder}" data-lazy-src="{ORIGIN}/p/malas.jpg"',
+    )
+    listing = parse_list_page(wrap(f'<div class="venz"><ul>{card}</ul></div>'), "")
+    assert listing.cards[0].poster_url == f"{ORIGIN}/p/malas.jpg"
+    player = episode_body().replace(
+        '<iframe src="https://player.example/embed/?id=abc&amp;x=1"',
+        '<iframe src="about:blank" data-lazy-src="https://player.example/embed/?id=abc&amp;x=1"',
+    )
+    episode = parse_episode(wrap(player), EPISODE_URL)
+    assert episode.default_embed_url == "https://player.example/embed/?id=abc&x=1"

@@ -158,6 +158,25 @@ def attr(node: LexborNode | None, name: str) -> str | None:
     return value or None
 
 
+_PLACEHOLDER_SCHEMES = ("data:", "about:", "javascript:")
+
+
+def media_src(node: LexborNode | None) -> str | None:
+    """The real address of an `img`/`iframe`: lazy loading (WP Rocket, which the site runs)
+    leaves a placeholder in `src` ("data:image/svg+xml…", "about:blank") and the address in
+    `data-lazy-src` / `data-src`."""
+    if node is None:
+        return None
+    src = attr(node, "src")
+    if src and not src.lower().startswith(_PLACEHOLDER_SCHEMES):
+        return src
+    for name in ("data-lazy-src", "data-src"):
+        lazy = attr(node, name)
+        if lazy and not lazy.lower().startswith(_PLACEHOLDER_SCHEMES):
+            return lazy
+    return None
+
+
 # --------------------------------------------------------------------------- text
 
 

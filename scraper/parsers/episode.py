@@ -21,6 +21,7 @@ from .common import (
     head_attr,
     iso_site_date,
     load_page,
+    media_src,
     node_text,
     page_slug,
     slug_from_url,
@@ -277,7 +278,7 @@ def _embed_url(root: LexborNode) -> str | None:
         "#embed_holder iframe",
         "#lightsVideo iframe",
     ):
-        src = attr(root.css_first(selector), "src")
+        src = media_src(root.css_first(selector))
         if src:
             return src
     return None

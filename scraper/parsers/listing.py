@@ -18,6 +18,7 @@ from .common import (
     episode_number,
     first_number,
     load_page,
+    media_src,
     node_text,
     own_text,
     page_date,
@@ -61,7 +62,7 @@ def _anime_link(node: LexborNode, selector: str) -> tuple[str | None, LexborNode
 
 def _poster(node: LexborNode | None) -> str | None:
     img = None if node is None else node if node.tag == "img" else node.css_first("img")
-    return attr(img, "src") or attr(img, "data-src") or attr(img, "data-lazy-src")
+    return media_src(img)
 
 
 def scan(node: LexborNode, classes: frozenset[str]) -> dict[str, LexborNode]:
