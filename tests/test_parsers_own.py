@@ -774,3 +774,17 @@ def test_lazy_loaded_poster_and_player_and_missing_poster() -> None:
     )
     episode = parse_episode(wrap(player), EPISODE_URL)
     assert episode.default_embed_url == "https://player.example/embed/?id=abc&x=1"
+
+
+def test_batch_page_with_plain_download_block_and_batch_title() -> None:
+    body = _batch_body("720p MP4", "MKV 1080p").replace(
+        '<div class="download2"><div class="batchlink">', '<div class="download"><div>'
+    )
+    body = body.replace("Kumo no Shitateya Batch Subtitle", "Kumo no Shitateya [BATCH] Subtitle")
+    batch = parse_batch(wrap(body), f"{ORIGIN}/batch/kns-batch-sub-indo/")
+    assert batch.title == "Kumo no Shitateya [BATCH]"
+    assert [(d.format, d.quality, d.size) for d in batch.downloads] == [
+        ("mp4", "720p", "1.1 GB"),
+        ("mp4", "720p", "1.1 GB"),
+        ("mkv", "1080p", "2.5 GB"),
+    ]

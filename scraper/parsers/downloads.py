@@ -184,6 +184,9 @@ def parse_batch(html: str, url: str = "") -> BatchPage:
     page = load_page(html, "batch", url)
     root = page.root
     blocks = root.css(".batchlink, .download2") if root is not None else []
+    if not blocks and root is not None:
+        # A batch page laid out like an episode's download block (`.download > h4 + ul`).
+        blocks = root.css(".download")
     downloads: list[DownloadLink] = []
     title = ""
     for block in blocks:
