@@ -17,8 +17,10 @@ def fast_client(base_url: str, **overrides: Any) -> OriginClient:
         "rate": None,
         "cookie_path": None,
         "sleep": lambda _seconds: None,
-        "timeout": 2.0,
-        "connect_timeout": 2.0,
+        # Generous: a busy CI machine must not turn a slow answer into a retry (and an extra
+        # request in the origin's log); tests of timeouts pass their own.
+        "timeout": 15.0,
+        "connect_timeout": 5.0,
     }
     options.update(overrides)
     return make_client(base_url, **options)

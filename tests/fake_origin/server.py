@@ -482,6 +482,9 @@ class _Handler(BaseHTTPRequestHandler):
         truncate: bool = False,
     ) -> None:
         data = body.encode() if isinstance(body, str) else body
+        # Logged before answering: a client that reads the log right after its response
+        # must find its request there (recording afterwards raced with the test thread).
+        self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -494,7 +497,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if with_body:
             self.wfile.write(data[: len(data) // 2] if truncate else data)
-        self._record(status)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
