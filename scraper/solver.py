@@ -210,13 +210,14 @@ def _chromium_solve(url: str, timeout: float, executable: str) -> Clearance:
             ) from exc
         try:
             # Headless Chromium announces itself as "HeadlessChrome"; present the same
-            # browser as a regular Chrome so the challenge treats it like one. Whatever
-            # UA the page really saw is what the HTTP client adopts below.
+            # browser as a regular Chrome so the challenge treats it like one. That UA,
+            # set on the context, is what the HTTP client adopts below.
             probe = browser.new_page()
             default_ua = str(probe.evaluate("navigator.userAgent"))
             probe.close()
+            user_agent = default_ua.replace("HeadlessChrome", "Chrome")
             context = browser.new_context(
-                user_agent=default_ua.replace("HeadlessChrome", "Chrome"),
+                user_agent=user_agent,
                 locale="id-ID",
                 extra_http_headers={"Accept-Language": "id-ID,id;q=0.9,en;q=0.8"},
             )
@@ -246,7 +247,8 @@ def _chromium_solve(url: str, timeout: float, executable: str) -> Clearance:
                 status = statuses.get("main")
                 has_clearance = any(c.get("name") == CLEARANCE_COOKIE for c in cookies)
                 if not _looks_like_challenge(status, title, html):
-                    user_agent = str(page.evaluate("navigator.userAgent"))
+                    # The context's UA is what every page of it sent; asking the page instead
+                    # could land in the middle of the challenge's own reload.
                     if not has_clearance:
                         logger.info("page at %s is not a challenge (no %s)", url, CLEARANCE_COOKIE)
                     return Clearance(cookies=[dict(c) for c in cookies], user_agent=user_agent)
