@@ -36,7 +36,7 @@ from catalog.models import (
 )
 from catalog.services import bump_versions
 from scraper import parsers
-from scraper.client import ClientError, OriginClient
+from scraper.client import ClientError, FetchError, OriginClient
 from scraper.parsers import (
     AnimeDetail,
     EpisodePage,
@@ -49,7 +49,10 @@ from scraper.parsers.types import BatchPage
 
 logger = logging.getLogger("scraper.services")
 
-NONCE_TTL = 10 * 60  # the site's own script reuses a nonce; peers cache it ~10 minutes
+NONCE_TTL = 10 * 60
+STALE_NONCE_STATUSES = frozenset(
+    {400, 403}
+)  # the site's own script reuses a nonce; peers cache it ~10 minutes
 ACTIONS_TTL = 7 * 24 * 3600
 RESOLVED_FRESH_FOR = datetime.timedelta(hours=6)
 
@@ -566,30 +569,37 @@ def _mirror_actions(client: OriginClient, episode: Episode) -> tuple[str, str]:
     return page.nonce_action, page.embed_action
 
 
-def _nonce(client: OriginClient, action: str, *, fresh: bool = False) -> str:
+def _nonce(client: OriginClient, action: str, *, fresh: bool = False) -> tuple[str, bool]:
+    """(nonce, whether it came from the cache)."""
     key = _nonce_key(client)
     if not fresh and (nonce := cache.get(key)):
-        return nonce
+        return nonce, True
     nonce = parse_nonce_response(client.post_ajax({"action": action}))
     cache.set(key, nonce, NONCE_TTL)
-    return nonce
+    return nonce, False
 
 
 def _resolve_embed(client: OriginClient, link: StreamLink) -> str:
     nonce_action, embed_action = _mirror_actions(client, link.episode)
     referer = f"/episode/{link.episode.slug}/"
     form = {"id": str(link.token_id), "i": str(link.token_i), "q": link.token_q}
-    for fresh in (False, True):
-        nonce = _nonce(client, nonce_action, fresh=fresh)
-        body = client.post_ajax({**form, "nonce": nonce, "action": embed_action}, referer=referer)
+    fresh = False
+    while True:
+        nonce, cached = _nonce(client, nonce_action, fresh=fresh)
         try:
+            body = client.post_ajax(
+                {**form, "nonce": nonce, "action": embed_action}, referer=referer
+            )
             return parse_embed_response(body)
-        except ParseError:
-            if fresh:
+        except (ParseError, FetchError) as exc:
+            # A refused nonce looks like junk data or a 400/403 (WordPress answers a failed
+            # nonce check with 403 "-1"). A cached one may simply have expired (peers
+            # disagree on its lifetime): ask for a fresh nonce once, then give up.
+            refused = isinstance(exc, ParseError) or exc.status in STALE_NONCE_STATUSES
+            if not (cached and refused):
                 raise
-            # A cached nonce may have expired (peers disagree on its lifetime): retry once.
             cache.delete(_nonce_key(client))
-    raise AssertionError("unreachable")  # pragma: no cover
+            fresh = True
 
 
 @contextmanager

@@ -266,3 +266,24 @@ def test_episode_zero_keeps_its_number_and_a_repeat_writes_nothing() -> None:
     assert Episode.objects.get().number == 0
     again = services.ingest_anime(bundle=services.AnimeBundle(detail))
     assert (again.created, again.updated) == (0, 0)
+
+
+def test_cached_nonce_is_reused_and_renewed_when_the_origin_expired_it() -> None:
+    now = [1000.0]
+    with FakeOrigin(seed=7, size=6, nonce_ttl=60, clock=lambda: now[0]) as origin:
+        crawl(origin)
+        links = list(StreamLink.objects.select_related("episode").order_by("pk")[:3])
+        with fast_client(origin.base_url) as client:
+            origin.reset_log()
+            services.resolve_mirror(link_id=links[0].pk, client=client)
+            services.resolve_mirror(link_id=links[1].pk, client=client)
+            ajax = [r for r in origin.requests if r.path == "/wp-admin/admin-ajax.php"]
+            assert len(ajax) == 3  # one nonce, then two embeds with the cached nonce
+            now[0] += 120  # the origin forgets the nonce; our cache still holds it
+            origin.reset_log()
+            url = services.resolve_mirror(link_id=links[2].pk, client=client)
+            statuses = [r.status for r in origin.requests if r.path.endswith("admin-ajax.php")]
+            assert statuses == [400, 200, 200]  # stale nonce refused, fresh nonce, embed
+        truth = origin.truth.episodes[links[2].episode.slug]
+        key = (links[2].quality, links[2].provider)
+        assert url == next(m.embed_url for m in truth.mirrors if (m.quality, m.provider) == key)
