@@ -8,9 +8,10 @@ port=${2:-8000}
 origin_port=${DEMO_ORIGIN_PORT:-8001}
 size=${DEMO_SIZE:-300}
 py=.venv/bin/python
-mkdir -p var
+var=${OTAKUSITE_VAR_DIR:-var}
+mkdir -p "$var"
 
-$py -m tests.fake_origin --port "$origin_port" --size "$size" >var/fake-origin.log 2>&1 &
+$py -m tests.fake_origin --port "$origin_port" --size "$size" >"$var/fake-origin.log" 2>&1 &
 origin_pid=$!
 trap 'kill "$origin_pid" 2>/dev/null || true' EXIT INT TERM
 base="http://127.0.0.1:$origin_port"
@@ -18,7 +19,7 @@ for _ in $(seq 1 100); do
   if $py -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$base/" 2>/dev/null; then
     break
   fi
-  kill -0 "$origin_pid" 2>/dev/null || { cat var/fake-origin.log; exit 1; }
+  kill -0 "$origin_pid" 2>/dev/null || { cat "$var/fake-origin.log"; exit 1; }
   sleep 0.2
 done
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -65,6 +66,10 @@ def start_make(target: str, tmp_path, **extra_env: str) -> tuple[subprocess.Pope
 def stop(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)
+    # django-q's worker processes ignore SIGTERM (their sentinel stops them); with the
+    # sentinel gone at the same moment they would linger: end what is left of the group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture
