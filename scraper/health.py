@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import F
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from catalog.models import EmbedHost, StreamLink
 from scraper.client import ChallengeError, ClientError, FetchError, OriginClient
+from scraper.services import embed_host
 
 __all__ = ["CheckSummary", "check_mirrors"]
 
@@ -104,7 +104,7 @@ def check_mirrors(*, limit: int | None = None, client: OriginClient | None = Non
     try:
         for pk, url, was_ok in links:
             # EmbedHost stores the netloc (host[:port]) the scraper saw in embed URLs.
-            host = urlsplit(url).netloc.lower()
+            host = embed_host(url)
             if not host or host not in known:
                 summary.skipped += 1
                 continue

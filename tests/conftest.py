@@ -31,3 +31,11 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def sample():
+    """The site tests' small made-up catalogue."""
+    from tests.site_factories import build_sample_catalogue
+
+    return build_sample_catalogue()

@@ -12,17 +12,11 @@ from django.test import Client
 from catalog.models import Anime, Episode, Genre, ScrapeRun
 from tests.site_factories import (
     SampleCatalogue,
-    build_sample_catalogue,
     make_anime,
     make_episode,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sample() -> SampleCatalogue:
-    return build_sample_catalogue()
 
 
 def text_of(response) -> str:

@@ -11,18 +11,12 @@ from django.test import Client
 from catalog.models import Episode, StreamLink
 from tests.site_factories import (
     SampleCatalogue,
-    build_sample_catalogue,
     bump_version,
     make_anime,
     make_episode,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sample() -> SampleCatalogue:
-    return build_sample_catalogue()
 
 
 @pytest.fixture

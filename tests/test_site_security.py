@@ -9,16 +9,11 @@ import pytest
 from django.test import Client
 
 from catalog.models import Anime, EmbedHost, Episode, StreamLink
-from tests.site_factories import SampleCatalogue, build_sample_catalogue, make_anime, make_episode
+from tests.site_factories import SampleCatalogue, make_anime, make_episode
 
 pytestmark = pytest.mark.django_db
 
 EVIL = '<script>alert("x")</script>'
-
-
-@pytest.fixture
-def sample() -> SampleCatalogue:
-    return build_sample_catalogue()
 
 
 def csp_of(response) -> dict[str, list[str]]:

@@ -180,6 +180,16 @@ def media_src(node: LexborNode | None) -> str | None:
 # --------------------------------------------------------------------------- text
 
 
+def parse_status(text: str | None) -> str | None:
+    """ "Ongoing" / "On-Going" / "Completed" / "Tamat" → "ongoing" / "completed"."""
+    lowered = clean(text).lower()
+    if "ongoing" in lowered or "on-going" in lowered or "on going" in lowered:
+        return "ongoing"
+    if "complete" in lowered or "tamat" in lowered or "selesai" in lowered:
+        return "completed"
+    return None
+
+
 def clean(text: str | None) -> str:
     """Collapse whitespace (incl. NBSP and newlines of prettified markup) and strip."""
     if not text:

@@ -8,7 +8,6 @@ from .common import (
     TAG_A,
     ParseError,
     attr,
-    clean,
     episode_number,
     labelled_values,
     load_page,
@@ -19,6 +18,7 @@ from .common import (
     parse_full_date,
     parse_int,
     parse_score,
+    parse_status,
     slug_from_url,
     split_list,
     strip_sub_suffix,
@@ -26,15 +26,6 @@ from .common import (
 )
 from .listing import genre_refs
 from .types import AnimeDetail, EpisodeRef, PageRef, new_episode_ref
-
-
-def _status(text: str | None) -> str | None:
-    lowered = clean(text).lower()
-    if "ongoing" in lowered or "on-going" in lowered or "on going" in lowered:
-        return "ongoing"
-    if "complete" in lowered or "tamat" in lowered or "selesai" in lowered:
-        return "completed"
-    return None
 
 
 def _synopsis(root: LexborNode) -> str:
@@ -142,7 +133,7 @@ def parse_detail(html: str, url: str = "") -> AnimeDetail:
         score=parse_score(value("skor", "score", "rating")),
         producers=split_list(value("produser", "producers", "producer")),
         type=value("tipe", "type"),
-        status=_status(value("status")),
+        status=parse_status(value("status")),
         total_episodes=parse_int(value("total episode", "episode", "episodes")),
         duration=value("durasi", "duration"),
         release_date=parse_full_date(release_text),

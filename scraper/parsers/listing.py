@@ -26,6 +26,7 @@ from .common import (
     paragraphs_text,
     parse_int,
     parse_score,
+    parse_status,
     resolve_short_date,
     slug_from_url,
     strip_sub_suffix,
@@ -287,15 +288,6 @@ def parse_genre_page(html: str, url: str = "") -> GenrePage:
 # --------------------------------------------------------------------------- search
 
 
-def _status(text: str | None) -> str | None:
-    lowered = clean(text).lower()
-    if "ongoing" in lowered or "on-going" in lowered or "on going" in lowered:
-        return "ongoing"
-    if "complete" in lowered or "tamat" in lowered or "selesai" in lowered:
-        return "completed"
-    return None
-
-
 _NO_RESULTS_WORDS = ("pencarian", "search", "tidak ditemukan", "not found", "nothing found")
 
 
@@ -338,7 +330,7 @@ def parse_search(html: str, url: str = "") -> SearchPage:
             if label.startswith("genre"):
                 genres = genre_refs(row.css("a"))
             elif label == "status":
-                status = _status(value)
+                status = parse_status(value)
             elif label in ("rating", "skor", "score"):
                 score = parse_score(value)
         results.append(
