@@ -23,6 +23,7 @@ from .common import (
     node_text,
     page_slug,
     parse_size,
+    raw_text,
     slug_from_url,
     strip_sub_suffix,
     url_kind,
@@ -81,7 +82,7 @@ def _lead_text(row: LexborNode) -> str:
         if tag == TAG_TEXT:
             parts.append(node.text_content or "")
         elif tag not in (TAG_I, TAG_COMMENT):
-            parts.append(node.text())
+            parts.append(raw_text(node))
     return " ".join("".join(parts).split())
 
 
@@ -94,22 +95,29 @@ def download_rows(container: LexborNode) -> list[DownloadLink]:
         if not anchors:
             continue
         # node_text() inlined here and below: these lines run for every row and link.
-        label = " ".join(label_node.text().split()) if label_node is not None else _lead_text(row)
+        if label_node is not None:
+            label = " ".join(raw_text(label_node).split())
+        else:
+            label = _lead_text(row)
         # A row without any label still lists real provider links: keep them, unlabelled.
         fmt, quality = split_format_quality(label)
-        size_text = " ".join(size_node.text().split()) if size_node is not None else ""
+        size_text = " ".join(raw_text(size_node).split()) if size_node is not None else ""
         if not _SIZE_HINT_RE.search(size_text):
-            match = _ROW_SIZE_RE.search(clean(row.text()))
+            match = _ROW_SIZE_RE.search(clean(raw_text(row)))
             size_text = match.group(0) if match else ""
         size, size_bytes = parse_size(size_text)
         for anchor in anchors:
-            href = anchor.attrs.get("href")
-            if not href:
+            # `attrs[name]`, not `attrs.get`: one call less per link; absent raises KeyError.
+            try:
+                href = anchor.attrs["href"]
+            except KeyError:
                 continue
+            if not href:
+                continue  # `href` without a value
             href = href.strip()
             if not href or href.startswith(("#", "javascript:")):
                 continue
-            provider = anchor.text()
+            provider = raw_text(anchor)
             if not provider.isalnum():  # alphanumeric text ("Pdrain") has nothing to clean
                 provider = " ".join(provider.split())
             if provider:

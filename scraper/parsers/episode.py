@@ -12,6 +12,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .common import (
     TAG_A,
+    TAG_COMMENT,
     TAG_LI,
     TAG_SPAN,
     TAG_TEXT,
@@ -24,6 +25,7 @@ from .common import (
     media_src,
     node_text,
     page_slug,
+    raw_text,
     slug_from_url,
     url_kind,
 )
@@ -114,7 +116,10 @@ def _mirror_quality(group: LexborNode) -> str | None:
         tag = node.tag_id
         if tag == TAG_LI:
             break
-        label.append((node.text_content or "") if tag == TAG_TEXT else node.text())
+        if tag == TAG_TEXT:
+            label.append(node.text_content or "")
+        elif tag != TAG_COMMENT:
+            label.append(raw_text(node))
     for text in ("".join(label), attr(group, "class") or ""):
         match = _QUALITY_RE.search(text)
         if match:
@@ -137,9 +142,12 @@ def _mirrors(root: LexborNode) -> list[Mirror]:
                 continue
             # One attribute view for both lookups; attr()/node_text() inlined (runs per mirror).
             attrs = link.attrs
-            content = attrs.get("data-content")
+            try:
+                content = attrs["data-content"]  # one call less than `attrs.get`
+            except KeyError:
+                continue
             if not content:
-                continue  # absent, or empty (not a token either)
+                continue  # empty (not a token either)
             token = decode_token(content.strip())
             if token is None:
                 continue
@@ -147,7 +155,7 @@ def _mirrors(root: LexborNode) -> list[Mirror]:
             mirrors.append(
                 new_mirror(
                     quality or (token.q.lower() or None),
-                    " ".join(link.text().split()),
+                    " ".join(raw_text(link).split()),
                     token,
                     default is not None and default.strip().lower() == "true",
                 )
