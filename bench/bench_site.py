@@ -284,10 +284,14 @@ def fill_catalogue(rng: random.Random) -> Catalogue:
 
 
 def clear_bench_cache() -> None:
-    """Delete this benchmark's keys only (never FLUSHDB: the Redis db may be shared)."""
+    """Delete this benchmark's keys only (never FLUSHDB: the Redis db may be shared), and
+    this process's near copies (catalog/nearcache.py)."""
     from django.core.cache import cache
 
+    from catalog import nearcache
+
     cache.delete_pattern("*")
+    nearcache.NEAR.clear()
 
 
 def bump_version(anime_id: int) -> None:

@@ -26,6 +26,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog import nearcache
 from catalog.models import (
     Anime,
     Batch,
@@ -195,7 +196,12 @@ def site_status(*, use_cache: bool = True) -> SiteStatus:
 
 
 def catalogue_stamp() -> str:
-    """One cheap aggregate that changes whenever ingest changes any anime."""
+    """One cheap aggregate that changes whenever ingest changes any anime (kept in memory
+    until the next announced change where the near cache is on)."""
+    return nearcache.current().stamp("catalogue", _catalogue_stamp)
+
+
+def _catalogue_stamp() -> str:
     row = Anime.objects.aggregate(n=Count("id"), v=Sum("version"), t=Max("updated_at"))
     t = row["t"].timestamp() if row["t"] else 0
     return f"{row['n']}.{row['v'] or 0}.{t:.0f}"
@@ -338,10 +344,15 @@ class AnimeStamp:
 def anime_stamp(slug: str) -> AnimeStamp:
     """What a cached anime page needs to be served: id, version, last change.
 
-    Every request runs this (cached or not), so it is one hand-written query: the ORM's
-    query compilation alone cost a cached page more than half its throughput
-    (BENCHMARKS.md, "Site").
+    Every request needs it, so web processes keep it in memory until the next announced
+    change (catalog/nearcache.py); otherwise it costs one query.
     """
+    return nearcache.current().stamp(("anime", slug), lambda: _anime_stamp(slug))
+
+
+def _anime_stamp(slug: str) -> AnimeStamp:
+    # Hand-written: the ORM's query compilation alone cost a cached page more than half
+    # its throughput (BENCHMARKS.md, "Site").
     table = connection.ops.quote_name(Anime._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id, version, updated_at FROM {table} WHERE slug = %s", [slug])  # noqa: S608

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import F
 
+from catalog import nearcache
 from catalog.models import Anime
 
 
@@ -15,3 +16,5 @@ def bump_versions(*, anime_ids: Iterable[int]) -> None:
     ids = {pk for pk in anime_ids if pk is not None}
     if ids:
         Anime.objects.filter(pk__in=ids).update(version=F("version") + 1)
+        # Web processes keep the versions in memory (catalog/nearcache.py): tell them.
+        nearcache.announce_change()

@@ -28,6 +28,7 @@ from django.utils.translation import check_for_language, get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from catalog import nearcache
 from catalog import selectors as sel
 from catalog.models import StreamLink
 from scraper import services
@@ -36,6 +37,8 @@ PAGE_CACHE_SECONDS = 3600
 MIRROR_OK_SECONDS = 3600
 # A failing mirror is retried soon, but not on every click of every viewer.
 MIRROR_FAIL_SECONDS = 30
+# The stale-data notice may lag a few seconds (it is micro-cached in Redis for 15 s anyway).
+NEAR_STATUS_SECONDS = 5
 
 
 def cached_page(
@@ -51,29 +54,44 @@ def cached_page(
     `stamp` must change whenever the data shown changes (Anime.version for an anime and
     its episodes, the catalogue aggregate for lists), so new episodes show up at once.
     """
-    # The page is cached under a key without the freshness token and stored with it, so one
-    # cache round trip fetches both the site status and the page.
+    near = nearcache.current()
     digest = _digest(f"{request.get_full_path()}|{get_language()}|{stamp}")
     key = f"page:{digest}"
-    hits = cache.get_many([sel.SITE_STATUS_KEY, key])
-    status = hits.get(sel.SITE_STATUS_KEY) or sel.site_status()
+    status, entry = _lookup(near, key)
     etag = f'"{_digest(f"{digest}|{status.cache_token}")}"'
     if not_modified := get_conditional_response(request, etag=etag):
         return not_modified
-    entry = hits.get(key)
-    if entry is not None and entry[0] == status.cache_token:
-        html = entry[1]
-    else:
+    if entry is None or entry[0] != status.cache_token:
         context = {"site_status": status, **build()}
-        html = render_to_string(template, context, request)
-        cache.set(key, (status.cache_token, html), PAGE_CACHE_SECONDS)
-    response = HttpResponse(html)
+        # Kept encoded: a hit then hands its bytes over without encoding them again.
+        entry = (status.cache_token, render_to_string(template, context, request).encode())
+        cache.set(key, entry, PAGE_CACHE_SECONDS)
+        near.keep_page(key, entry, len(entry[1]))
+    response = HttpResponse(entry[1])
     response["ETag"] = etag
     if last_modified:
         response["Last-Modified"] = http_date(last_modified.timestamp())
     # Browsers revalidate every time (cheap 304s), so a new episode is never hidden.
     patch_cache_control(response, no_cache=True)
     return response
+
+
+def _lookup(near: nearcache.NearCache, key: str) -> tuple[sel.SiteStatus, Any]:
+    """The site status and the cached (status token, page) under `key`, if any.
+
+    The page is cached under a key without the status token and stored with it, so one
+    cache round trip fetches both; this process's near copies of both spare even that.
+    """
+    status = near.recent(sel.SITE_STATUS_KEY)
+    entry = near.page(key)
+    if status is None or entry is None:
+        hits = cache.get_many([sel.SITE_STATUS_KEY, key])
+        if status is None:
+            status = hits.get(sel.SITE_STATUS_KEY) or sel.site_status()
+            near.keep_recent(sel.SITE_STATUS_KEY, status, NEAR_STATUS_SECONDS)
+        if entry is None and (entry := hits.get(key)) is not None:
+            near.keep_page(key, entry, len(entry[1]))
+    return status, entry
 
 
 def _digest(text: str) -> str:

@@ -143,6 +143,12 @@ else:
         }
     }
 
+# Each web process keeps its own copy of cached pages and of the versions they are keyed
+# on, cleared through Redis pub/sub when the catalogue changes (catalog/nearcache.py), so a
+# cached page costs no network round trip. Needs Redis: without it nothing is announced.
+NEAR_CACHE = bool(REDIS_URL) and env_bool("NEAR_CACHE", default=True)
+NEAR_CACHE_MB = int(os.environ.get("NEAR_CACHE_MB", "32"))
+
 # --- django-q2 ----------------------------------------------------------------
 Q_CLUSTER = {
     "name": "otakusite",

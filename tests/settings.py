@@ -17,3 +17,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests write the catalogue with the ORM directly, without announcing it; the near cache is
+# switched on only by its own tests (tests/test_near_cache.py).
+NEAR_CACHE = False

@@ -1,0 +1,286 @@
+"""A per-process copy of what every cached page reads, kept fresh by Redis pub/sub.
+
+A cached page used to cost two network round trips: the anime's version from the
+database and the page from Redis. On loopback each round trip alone cuts a worker's
+throughput by about a third (BENCHMARKS.md, "Site"), so this keeps, in each web process:
+
+- *stamps* (an anime's id and version, the catalogue aggregate): small values that change
+  when ingest or an editor changes the catalogue. They are only used while this process
+  is subscribed to the change channel, and every change (`announce_change`, called by
+  `catalog.services.bump_versions` after commit) clears them in every process. A short
+  time-to-live bounds the damage of a lost message.
+- *pages*: rendered pages keyed on their URL, language and stamp. Such a key never
+  changes meaning, so a local copy needs no invalidation; it is bounded by size (LRU).
+- *recent*: values allowed to lag by a few seconds (the site status notice, already
+  micro-cached in Redis for that reason).
+
+Without Redis (SQLite + local memory, `make run`) nothing is announced across processes,
+so stamps are never kept and every request reads them from the database as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A message lost between Redis and a subscriber (it is fire-and-forget) is outlived by
+# at most this long; in the normal case the change clears the stamps within a millisecond.
+STAMP_SECONDS = 30.0
+MAX_STAMPS = 50_000
+# How often the listener pings Redis, and after how long without an answer it gives up
+# the subscription (and so stops trusting its stamps) until it has reconnected.
+PING_SECONDS = 5.0
+DEAD_AFTER_SECONDS = 15.0
+
+
+class NearCache:
+    """The three stores above; thread-safe (gunicorn's gthread workers share one)."""
+
+    def __init__(self, *, max_bytes: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self.live = False  # True while subscribed: only then are stamps kept
+        self.generation = 0  # bumped by every change; guards stores racing a change
+        self._lock = threading.Lock()
+        self._stamps: dict[Hashable, tuple[float, Any]] = {}
+        self._recent: dict[Hashable, tuple[float, Any]] = {}
+        self._pages: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._bytes = 0
+
+    # --- stamps ---------------------------------------------------------------
+    def stamp(self, key: Hashable, load: Callable[[], T]) -> T:
+        """`load()`, remembered until the next announced change (or STAMP_SECONDS)."""
+        if not self.live:
+            return load()
+        hit = self._stamps.get(key)
+        now = self.clock()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        # A change announced while `load` ran may have made its answer old: keep it only
+        # when no change came in between (the next request then loads again).
+        generation = self.generation
+        value = load()
+        with self._lock:
+            if self.live and generation == self.generation:
+                if len(self._stamps) >= MAX_STAMPS:
+                    self._stamps.clear()
+                self._stamps[key] = (now + STAMP_SECONDS, value)
+        return value
+
+    def changed(self) -> None:
+        """Forget every stamp (the catalogue changed, or the channel may have missed it)."""
+        with self._lock:
+            self.generation += 1
+            self._stamps.clear()
+
+    def set_live(self, live: bool) -> None:
+        with self._lock:
+            self.live = live
+            self.generation += 1
+            self._stamps.clear()
+
+    # --- recent ---------------------------------------------------------------
+    def recent(self, key: Hashable) -> Any:
+        hit = self._recent.get(key)
+        return hit[1] if hit is not None and hit[0] > self.clock() else None
+
+    def keep_recent(self, key: Hashable, value: Any, seconds: float) -> None:
+        self._recent[key] = (self.clock() + seconds, value)
+
+    # --- pages ----------------------------------------------------------------
+    def page(self, key: str) -> Any:
+        with self._lock:
+            hit = self._pages.get(key)
+            if hit is None:
+                return None
+            self._pages.move_to_end(key)
+            return hit[1]
+
+    def keep_page(self, key: str, value: Any, size: int) -> None:
+        if size > self.max_bytes // 8:
+            return  # one huge page must not flush everything else
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= old[0]
+            self._pages[key] = (size, value)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (dropped, _value) = self._pages.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._stamps.clear()
+            self._recent.clear()
+            self._pages.clear()
+            self._bytes = 0
+
+
+def channel() -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    return f"{prefix}:catalogue-changed"
+
+
+class Listener(threading.Thread):
+    """Keeps `near` subscribed to the change channel; `near.live` says whether it is."""
+
+    def __init__(self, near: NearCache, connect: Callable[[], Any]) -> None:
+        super().__init__(name="nearcache-listener", daemon=True)
+        self.near = near
+        self.connect = connect
+        self.stopping = threading.Event()
+        # Counted so tests (and operators in a shell) can wait for what the thread did.
+        self.subscriptions = 0
+        self.messages = 0
+        self._progress = threading.Condition()
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                self._listen()
+                backoff = 0.5
+            except Exception as exc:  # any failure means "not subscribed"
+                log.warning("near cache: change channel lost (%s); retrying", exc)
+            self.near.set_live(False)
+            self.stopping.wait(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+    def _listen(self) -> None:
+        pubsub = self.connect().pubsub()
+        try:
+            pubsub.subscribe(channel())
+            last_answer = time.monotonic()
+            last_ping = last_answer
+            while not self.stopping.is_set():
+                message = pubsub.get_message(timeout=1.0)
+                now = time.monotonic()
+                if message is not None:
+                    last_answer = now
+                    kind = message.get("type")
+                    if kind == "subscribe":
+                        self.near.set_live(True)
+                        self._count("subscriptions")
+                    elif kind == "message":
+                        self.near.changed()
+                        self._count("messages")
+                if now - last_ping >= PING_SECONDS:
+                    pubsub.ping()
+                    last_ping = now
+                if now - last_answer > DEAD_AFTER_SECONDS:
+                    raise ConnectionError("no answer from Redis")
+        finally:
+            pubsub.close()
+
+    def _count(self, what: str) -> None:
+        with self._progress:
+            setattr(self, what, getattr(self, what) + 1)
+            self._progress.notify_all()
+
+    def wait_for(self, what: str, count: int, timeout: float = 10.0) -> bool:
+        """Wait until `what` ("subscriptions" or "messages") has reached `count`."""
+        with self._progress:
+            return self._progress.wait_for(lambda: getattr(self, what) >= count, timeout)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def _redis() -> Any:
+    from django_redis import get_redis_connection  # only needed with Redis
+
+    return get_redis_connection("default")
+
+
+NEAR = NearCache(max_bytes=int(getattr(settings, "NEAR_CACHE_MB", 32)) * 1024 * 1024)
+_listener: Listener | None = None
+_listener_pid = 0
+_start_lock = threading.Lock()
+
+
+class NoNearCache(NearCache):
+    """What `current()` gives when the near cache is off: keeps nothing, loads every time."""
+
+    def __init__(self) -> None:
+        super().__init__(max_bytes=0)
+
+    def keep_recent(self, key: Hashable, value: Any, seconds: float) -> None:
+        pass
+
+    def keep_page(self, key: str, value: Any, size: int) -> None:
+        pass
+
+
+OFF = NoNearCache()
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "NEAR_CACHE", False))
+
+
+def current() -> NearCache:
+    """This process's near cache (its listener started), or one that keeps nothing."""
+    if not enabled():
+        return OFF
+    if _listener_pid != os.getpid():
+        _start_listening()
+    return NEAR
+
+
+def _start_listening() -> None:
+    """Start this process's listener once (after a fork too: threads do not survive it)."""
+    global _listener, _listener_pid  # noqa: PLW0603 - one listener per process
+    with _start_lock:
+        if _listener_pid != os.getpid():
+            NEAR.clear()
+            NEAR.set_live(False)
+            _listener = Listener(NEAR, _redis)
+            _listener.start()
+            _listener_pid = os.getpid()
+
+
+def stop_listening() -> None:
+    """For tests: stop the listener and forget everything kept."""
+    global _listener, _listener_pid
+    with _start_lock:
+        if _listener is not None:
+            _listener.stop()
+            _listener.join(timeout=5)
+        _listener, _listener_pid = None, 0
+        NEAR.set_live(False)
+        NEAR.clear()
+
+
+def listener() -> Listener | None:
+    return _listener
+
+
+def announce_change() -> None:
+    """Tell every web process (this one at once) that the catalogue changed, after commit."""
+    transaction.on_commit(_publish)
+
+
+def _publish() -> None:
+    NEAR.changed()
+    # Announced whenever Redis is the cache, whether or not this process listens: the
+    # process that changes the catalogue (the worker) is rarely the one serving pages.
+    if "django_redis" not in settings.CACHES["default"]["BACKEND"]:
+        return
+    try:
+        _redis().publish(channel(), "1")
+    except Exception as exc:  # the stamps expire anyway
+        log.warning("near cache: could not announce a change (%s)", exc)
