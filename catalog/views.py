@@ -58,21 +58,23 @@ def cached_page(
     digest = _digest(f"{request.get_full_path()}|{get_language()}|{stamp}")
     key = f"page:{digest}"
     status, entry = _lookup(near, key)
-    etag = f'"{_digest(f"{digest}|{status.cache_token}")}"'
+    token = status.cache_token
+    etag = f'"{_digest(f"{digest}|{token}")}"'
     if not_modified := get_conditional_response(request, etag=etag):
         return not_modified
-    if entry is None or entry[0] != status.cache_token:
+    if entry is None or entry[0] != token:
         context = {"site_status": status, **build()}
         # Kept encoded: a hit then hands its bytes over without encoding them again.
-        entry = (status.cache_token, render_to_string(template, context, request).encode())
+        entry = (token, render_to_string(template, context, request).encode())
         cache.set(key, entry, PAGE_CACHE_SECONDS)
         near.keep_page(key, entry, len(entry[1]))
     response = HttpResponse(entry[1])
     response["ETag"] = etag
     if last_modified:
         response["Last-Modified"] = http_date(last_modified.timestamp())
-    # Browsers revalidate every time (cheap 304s), so a new episode is never hidden.
-    patch_cache_control(response, no_cache=True)
+    # Browsers revalidate every time (cheap 304s), so a new episode is never hidden. Set
+    # directly: the response is new, there is nothing for patch_cache_control to merge.
+    response["Cache-Control"] = "no-cache"
     return response
 
 
