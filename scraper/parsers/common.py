@@ -101,6 +101,40 @@ def _content_start(text: str) -> int:
 Trim = Callable[[str, int, int], int]
 
 
+_TAG_START_RE = re.compile(r"<[A-Za-z][^<>]*$")
+
+
+def trim_before(marker: str, reads: tuple[str, ...]) -> Trim:
+    """A `load_page` trim: stop the parse at the element whose opening tag holds `marker`
+    (a class name), for a parser that reads only what comes before that element.
+
+    `reads` are the words (lower-case class names, tag names) of everything the parser looks
+    for; the cut is taken only at an opening tag and when the text after it contains none of
+    them in any case, so a layout that moved a block below the marker is parsed whole, and
+    the result is always the one of the whole column.
+    """
+
+    def trim(html: str, start: int, end: int) -> int:
+        found = html.rfind(marker, start, end)
+        for _ in range(5):  # the last one in a tag; the word may also be in text after it
+            if found == -1:
+                return end
+            cut = html.rfind("<", start, found)
+            if cut > start and _TAG_START_RE.match(html, cut, found):
+                break
+            found = html.rfind(marker, start, found)
+        else:
+            return end
+        # One lower-cased copy of the tail (cheap), then a substring search per word.
+        tail = html[cut:end].lower()
+        for word in reads:
+            if word in tail:
+                return end
+        return cut
+
+    return trim
+
+
 def load_page(html: str | bytes, kind: str, url: str | None, trim: Trim | None = None) -> Page:
     """Parse only the content column when the page has one.
 

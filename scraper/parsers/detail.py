@@ -22,6 +22,7 @@ from .common import (
     slug_from_url,
     split_list,
     strip_sub_suffix,
+    trim_before,
     url_kind,
 )
 from .listing import genre_refs
@@ -101,8 +102,18 @@ def _lists(
     return episodes, batch, lengkap
 
 
+# The detail parser reads the info block, title, poster, synopsis and the episode lists, all
+# before the `.keyword` box; that box and what follows it in the column (help box, sharing
+# buttons, recommendations with their pictures, comments) is half of the column's markup
+# and of its parse. The words are what those reads look for (class names, tag names).
+_column_end = trim_before(
+    "keyword",
+    ("infozingle", "jdlrx", "<h1", "fotoanime", "wp-post-image", "episodelist", "sinopc"),
+)
+
+
 def parse_detail(html: str, url: str = "") -> AnimeDetail:
-    page = load_page(html, "detail", url)
+    page = load_page(html, "detail", url, trim=_column_end)
     root = page.root
     info = None
     if root is not None:

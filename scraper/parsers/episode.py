@@ -27,6 +27,7 @@ from .common import (
     page_slug,
     raw_text,
     slug_from_url,
+    trim_before,
     url_kind,
 )
 from .downloads import download_links
@@ -299,44 +300,24 @@ def _post_id(page: Page, mirrors: list[Mirror]) -> int | None:
     return int(match.group(1)) if match else None
 
 
-# What parse_episode looks for, as it is spelled in the markup (class names, the player's tag;
-# "ownload" for "download"/"Download"): the parse may stop before the text that follows only
-# if none of it is there.
-_EPISODE_READS = (
-    "ownload",
-    "mirrorstream",
-    "iframe",
-    "posttl",
-    "venutama",
-    "kategoz",
-    "flir",
-    "prevnext",
-    "alert",
+# The episode parser reads the title, navigation, player, mirrors, downloads and help box, all
+# before the info box `.cukder`; the box and what follows it in the column (poster, genres,
+# every episode's link, sharing buttons, comments) is a quarter of the column's markup and
+# of its parse. The words are what those reads look for (class names, the player's tag).
+_column_end = trim_before(
+    "cukder",
+    (
+        "download",
+        "mirrorstream",
+        "iframe",
+        "posttl",
+        "venutama",
+        "kategoz",
+        "flir",
+        "prevnext",
+        "alert-info",
+    ),
 )
-_INFO_BOX = "cukder"
-_TAG_START_RE = re.compile(r"<[A-Za-z][^<>]*$")
-
-
-def _column_end(html: str, start: int, end: int) -> int:
-    """Where the episode page's column may stop being parsed: at the info box `.cukder`.
-
-    Everything the episode parser reads (title, navigation, player, mirrors, downloads, the
-    help box) comes before that box; the box and what follows it in the column (poster,
-    genres, the links of every episode, sharing buttons, comments) is a quarter of the
-    column's markup and a quarter of its parse. The cut is taken only at an opening tag and
-    when the text after it mentions nothing the parser reads (a layout that moved a block
-    below the box is parsed whole).
-    """
-    marker = html.rfind(_INFO_BOX, start, end)
-    if marker == -1:
-        return end
-    cut = html.rfind("<", start, marker)
-    if cut <= start or not _TAG_START_RE.match(html, cut, marker):
-        return end
-    for word in _EPISODE_READS:
-        if html.find(word, cut, end) != -1:
-            return end
-    return cut
 
 
 def parse_episode(html: str, url: str = "") -> EpisodePage:
