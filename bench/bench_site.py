@@ -63,8 +63,8 @@ DOWNLOAD_PROVIDERS = ("unduhA", "unduhB")
 EMBED_HOST = "embed.bench.test"
 
 # Throughput: rounds of (hello, anime page) alternated; seconds per wrk run.
-WRK_ROUNDS = 4
-WRK_SECONDS = 4
+WRK_ROUNDS = 8
+WRK_SECONDS = 3
 WRK_CONNECTIONS = 4
 # Latency: passes x requests per pass, per scenario.
 LATENCY_PASSES = 3
@@ -349,7 +349,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(port: int, log_path: Path) -> Iterator[None]:
+def gunicorn(port: int, log_path: Path, env: dict[str, str] | None = None) -> Iterator[None]:
     command = [
         str(REPO / ".venv" / "bin" / "gunicorn"),
         "-c",
@@ -366,7 +366,13 @@ def gunicorn(port: int, log_path: Path) -> Iterator[None]:
         "otakusite.wsgi:application",
     ]
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -430,39 +436,39 @@ def wrk_rps(port: int, path: str, seconds: int = WRK_SECONDS) -> float:
     return float(match.group(1))
 
 
-THROUGHPUT_PATHS = {
-    "hello world": "/bench-hello/",
-    "hello + 1 SQL query": "/bench-sql/",
-    "hello + 1 Redis GET": "/bench-redis/",
-    "cached anime page": "",  # filled in with the catalogue's slugs
-    "cached 1,000-episode anime page": "",
-}
-
-
 @dataclass
 class Throughput:
     labels: list[str]
+    sizes: list[int]  # body bytes per label
     rounds: list[list[float]]  # req/s per label, one list per round
 
 
-def measure_throughput(port: int, cat: Catalogue) -> Throughput:
-    paths = {
-        **THROUGHPUT_PATHS,
-        "cached anime page": f"/anime/{cat.typical_anime_slug}/",
-        "cached 1,000-episode anime page": f"/anime/{cat.long_slug}/",
+def measure_throughput(port: int, port_no_near: int, cat: Catalogue) -> Throughput:
+    """`port_no_near` is a second, identical gunicorn with NEAR_CACHE=0, for comparison."""
+    anime = f"/anime/{cat.typical_anime_slug}/"
+    targets = {
+        "hello world": (port, "/bench-hello/"),
+        "hello + 1 SQL query": (port, "/bench-sql/"),
+        "hello + 1 Redis GET": (port, "/bench-redis/"),
+        "cached anime page": (port, anime),
+        "cached 1,000-episode anime page": (port, f"/anime/{cat.long_slug}/"),
+        "cached anime page, near cache off (1 SQL + 1 Redis round trip)": (port_no_near, anime),
     }
-    labels = list(paths)
-    for path in paths.values():  # fill the page cache and warm both workers
+    labels = list(targets)
+    sizes = []
+    for target_port, path in targets.values():  # fill the page cache, warm every worker
         for _ in range(20):
-            assert fetch(port, path)[0] == 200
-        wrk_rps(port, path, 1)
+            status, size = fetch(target_port, path)
+            assert status == 200, (path, status)
+        sizes.append(size)
+        wrk_rps(target_port, path, 1)
     rounds = []
     for r in range(WRK_ROUNDS):
         # Alternate the order so drift in background load hits every path alike.
         order = labels if r % 2 == 0 else labels[::-1]
-        got = {label: wrk_rps(port, paths[label]) for label in order}
+        got = {label: wrk_rps(*targets[label]) for label in order}
         rounds.append([got[label] for label in labels])
-    return Throughput(labels, rounds)
+    return Throughput(labels, sizes, rounds)
 
 
 # --- Latency -------------------------------------------------------------------------------
@@ -612,17 +618,23 @@ def render_section(
                 "round) and each is divided by the hello-world view of the same round. "
                 "The baseline views (`bench/site_urls.py`) go through the same gunicorn and "
                 "middleware; the two with one SQL query or one Redis GET show what a single "
-                "round trip costs on this machine."
+                "round trip costs on this machine. A cached page is served from the web "
+                "process's near cache (`catalog/nearcache.py`): no SQL query and no Redis "
+                "read, the versions it is keyed on being cleared through Redis pub/sub by "
+                "every change. The last row is the same page from a second, identical "
+                "gunicorn with `NEAR_CACHE=0` (the anime's version from MariaDB, the page "
+                "from Redis). The 1,000-episode page is bound by its size."
             ),
             "",
-            "| URL | req/s per round | ratio to hello world per round | median ratio |",
-            "|---|---|---|---:|",
+            "| URL | body | req/s per round | ratio to hello world per round | median ratio |",
+            "|---|---:|---|---|---:|",
         ]
         for i, label in enumerate(throughput.labels):
             rps = [r[i] for r in throughput.rounds]
             ratios = [r[i] / r[0] for r in throughput.rounds]
             lines.append(
-                f"| {label} | {' / '.join(f'{v:,.0f}' for v in rps)} "
+                f"| {label} | {_size(throughput.sizes[i])} "
+                f"| {' / '.join(f'{v:,.0f}' for v in rps)} "
                 f"| {' / '.join(f'{v:.2f}' for v in ratios)} "
                 f"| **{statistics.median(ratios):.2f}** |"
             )
@@ -702,6 +714,10 @@ def loadavg() -> str:
         return "?"
 
 
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1000 else f"{n / 1000:,.1f} kB"
+
+
 def main(argv: list[str]) -> int:
     # --keep-db (development only): leave the filled database for profiling afterwards.
     keep_db = "--keep-db" in argv
@@ -729,9 +745,14 @@ def main(argv: list[str]) -> int:
         queries = count_queries(cat)
         versions = tool_versions()
         clear_bench_cache()
-        port = free_port()
-        with gunicorn(port, tmp / "gunicorn.log"):
-            throughput = measure_throughput(port, cat) if shutil.which("wrk") else None
+        port, port_no_near = free_port(), free_port()
+        with (
+            gunicorn(port, tmp / "gunicorn.log"),
+            gunicorn(port_no_near, tmp / "gunicorn-no-near.log", {"NEAR_CACHE": "0"}),
+        ):
+            throughput = (
+                measure_throughput(port, port_no_near, cat) if shutil.which("wrk") else None
+            )
             print("throughput done", flush=True)
             latency = measure_latency(port, cat, rng)
         section = render_section(

@@ -282,6 +282,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks["last_update_age_seconds"] = int(age.total_seconds()) if age else None
     checks["stale"] = bool(status and status.is_stale)
     checks["now"] = timezone.now().isoformat()
+    # Whether this process may trust its in-memory versions (catalog/nearcache.py).
+    near = nearcache.current()
+    checks["near_cache"] = "off" if near is nearcache.OFF else ("live" if near.live else "down")
     checks["ok"] = checks["database"] and checks["cache"]
     response = JsonResponse(checks, status=200 if checks["ok"] else 503)
     patch_cache_control(response, no_store=True)

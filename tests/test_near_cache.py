@@ -252,3 +252,10 @@ def test_bump_versions_announces_after_commit(
     for callback in callbacks:
         callback()
     assert listener.wait_for("messages", 1)
+
+
+@pytest.mark.django_db
+def test_healthz_says_whether_the_near_cache_is_live(near_redis, client) -> None:
+    assert client.get("/healthz").json()["near_cache"] == "live"
+    with override_settings(NEAR_CACHE=False):
+        assert client.get("/healthz").json()["near_cache"] == "off"
