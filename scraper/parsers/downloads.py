@@ -26,13 +26,15 @@ from .common import (
     raw_text,
     slug_from_url,
     strip_sub_suffix,
+    tag_id,
     url_kind,
 )
 from .types import BatchPage, DownloadLink, DownloadSection, LengkapPage, new_download_link
 
 _QUALITY_RE = re.compile(r"\b(\d{3,4}p|4k|2k|hd|fhd|sd)\b", re.I)
-_SIZE_HINT_RE = re.compile(r"\d\s*[KMGT]i?B\b", re.I)
 _LABEL_PUNCTUATION_RE = re.compile(r"[\[\]()|:\-]")
+# Tags whose `li` rows `download_links` reads (numbers: compared with `node.tag_id`).
+_ROW_CONTAINERS = frozenset(tag_id(name) for name in ("ul", "ol", "div", "p"))
 _ROW_SIZE_RE = re.compile(r"\d{1,6}(?:[.,]\d{1,3})?\s*[KMGT]i?B\b", re.I)
 
 
@@ -102,10 +104,10 @@ def download_rows(container: LexborNode) -> list[DownloadLink]:
         # A row without any label still lists real provider links: keep them, unlabelled.
         fmt, quality = split_format_quality(label)
         size_text = " ".join(raw_text(size_node).split()) if size_node is not None else ""
-        if not _SIZE_HINT_RE.search(size_text):
-            match = _ROW_SIZE_RE.search(clean(raw_text(row)))
-            size_text = match.group(0) if match else ""
         size, size_bytes = parse_size(size_text)
+        if size_bytes is None:  # no size in the `<i>`: look for one in the row's text
+            match = _ROW_SIZE_RE.search(clean(raw_text(row)))
+            size, size_bytes = parse_size(match.group(0) if match else "")
         for anchor in anchors:
             # `attrs[name]`, not `attrs.get`: one call less per link; absent raises KeyError.
             try:
@@ -130,7 +132,7 @@ def download_links(container: LexborNode) -> list[DownloadLink]:
     returns without its titles, for callers that do not need them)."""
     links: list[DownloadLink] = []
     for child in container.iter(include_text=False):
-        if child.tag in ("ul", "ol", "div", "p"):
+        if child.tag_id in _ROW_CONTAINERS:
             links.extend(download_rows(child))
     return links
 

@@ -14,7 +14,6 @@ from .common import (
     TAG_A,
     TAG_COMMENT,
     TAG_LI,
-    TAG_SPAN,
     TAG_TEXT,
     Page,
     ParseError,
@@ -113,7 +112,10 @@ def decode_token(content: str | None) -> MirrorToken | None:
 def _mirror_quality(group: LexborNode) -> str | None:
     """ "Mirror 720p" label of a `ul.m720p` (the text before its first `li`), else the class."""
     label = []
-    for node in group.iter(include_text=True):
+    # Sibling links rather than `iter()`: a generator left at the first `li` costs more
+    # than the two or three nodes before it.
+    node = group.first_child
+    while node is not None:
         tag = node.tag_id
         if tag == TAG_LI:
             break
@@ -121,11 +123,9 @@ def _mirror_quality(group: LexborNode) -> str | None:
             label.append(node.text_content or "")
         elif tag != TAG_COMMENT:
             label.append(raw_text(node))
-    for text in ("".join(label), attr(group, "class") or ""):
-        match = _QUALITY_RE.search(text)
-        if match:
-            return match.group(1).lower()
-    return None
+        node = node.next
+    match = _QUALITY_RE.search("".join(label)) or _QUALITY_RE.search(attr(group, "class") or "")
+    return match.group(1).lower() if match else None
 
 
 def _mirrors(root: LexborNode) -> list[Mirror]:
@@ -141,14 +141,12 @@ def _mirrors(root: LexborNode) -> list[Mirror]:
         for link in group.traverse(include_text=False):
             if link.tag_id != TAG_A:
                 continue
-            # One attribute view for both lookups; attr()/node_text() inlined (runs per mirror).
-            attrs = link.attrs
-            try:
-                content = attrs["data-content"]  # one call less than `attrs.get`
-            except KeyError:
-                continue
+            # All attributes at once: both lookups from one dict, and no KeyError raised
+            # inside selectolax for the `data-default` most links lack (runs per mirror).
+            attrs = link.attributes
+            content = attrs.get("data-content")
             if not content:
-                continue  # empty (not a token either)
+                continue  # absent, or empty (not a token either)
             token = decode_token(content.strip())
             if token is None:
                 continue
@@ -215,43 +213,34 @@ def _actions(html: str) -> tuple[str, str, bool]:
     return nonce or KNOWN_NONCE_ACTION, embed or KNOWN_EMBED_ACTION, bool(nonce or embed)
 
 
-_TAG_IDS = {"a": TAG_A, "span": TAG_SPAN}
-
-
-def _descendants(
-    root: LexborNode, container: str, tag: str, attribute: str = ""
-) -> list[LexborNode]:
-    """`root.css(f"{container} {tag}[{attribute}]")` for a class selector `container` and a
-    tag of `_TAG_IDS`: with the usual single container, a walk of its own few nodes instead of
-    a descendant selector (lexbor tests the ancestors of every such tag in the page, ~60 links
-    on an episode page)."""
+def _links_in(root: LexborNode, container: str) -> list[LexborNode]:
+    """`root.css(f"{container} a[href]")` for a class selector `container`: with the usual
+    single container, a walk of its own few nodes instead of a descendant selector (lexbor
+    tests the ancestors of every link in the column, ~60 on an episode page)."""
     containers = root.css(container)
     if len(containers) != 1:
-        selector = f"{container} {tag}[{attribute}]" if attribute else f"{container} {tag}"
-        return root.css(selector) if containers else []
-    number = _TAG_IDS[tag]
+        return root.css(f"{container} a[href]") if containers else []
     nodes = containers[0].traverse(include_text=False)
     next(nodes)  # the container itself: it has no container ancestor
-    return [
-        node
-        for node in nodes
-        if node.tag_id == number and (not attribute or attribute in node.attrs)
-    ]
+    return [node for node in nodes if node.tag_id == TAG_A and "href" in node.attrs]
 
 
 def _nav(root: LexborNode) -> tuple[str | None, str | None, str | None]:
     """(anime slug, previous episode slug, next episode slug) from the `.flir` links."""
     anime = prev_slug = next_slug = None
-    links = _descendants(root, ".flir", "a", "href") or _descendants(root, ".prevnext", "a", "href")
+    links = _links_in(root, ".flir") or _links_in(root, ".prevnext")
     # Episode links without a word saying which way they go (icon-only buttons): the site
     # puts the previous episode before the "See All Episodes" link and the next one after.
     unlabelled: list[tuple[bool, str | None]] = []
     for link in links:
-        href = attr(link, "href")
-        if url_kind(href) == "anime" or (attr(link, "rel") or "") == "follow":
+        # All attributes at once: `attr()` three times would each raise a KeyError inside
+        # selectolax for the `rel`/`title` most links lack.
+        attrs = link.attributes
+        href = (attrs.get("href") or "").strip() or None
+        if url_kind(href) == "anime" or (attrs.get("rel") or "").strip() == "follow":
             anime = anime or slug_from_url(href)
             continue
-        label = f"{attr(link, 'title') or ''} {node_text(link)}".lower()
+        label = f"{(attrs.get('title') or '').strip()} {node_text(link)}".lower()
         if "sebelum" in label or "prev" in label:
             prev_slug = prev_slug or slug_from_url(href)
         elif "selanjut" in label or "next" in label:
@@ -336,7 +325,8 @@ def parse_episode(html: str, url: str = "") -> EpisodePage:
     anime, prev_slug, next_slug = _nav(root)
     nonce_action, embed_action, from_script = _actions(page.text)
     released = None
-    for span in _descendants(root, ".kategoz", "span"):
+    # The descendant selector is as cheap as a walk of the one box here (few spans).
+    for span in root.css(".kategoz span"):
         text = node_text(span)
         if text.lower().startswith("release on"):
             released = text[len("release on") :].strip() or None
