@@ -7,7 +7,6 @@ from selectolax.lexbor import LexborNode
 from .common import (
     TAG_A,
     ParseError,
-    attr,
     episode_number,
     labelled_values,
     load_page,
@@ -64,14 +63,17 @@ def _lists(
             # One walk over the row instead of a selector per field (selectors are compiled
             # per call, which dominates on small subtrees).
             link = date_node = None
+            raw_href = ""
             for node in item.traverse(include_text=False):
-                if node.tag_id == TAG_A and link is None and node.attrs.get("href"):
-                    link = node
-                elif "zeebr" in (node.attrs.get("class") or ""):
+                if node.tag_id == TAG_A and link is None and (value := node.attrs.get("href")):
+                    link, raw_href = node, value
+                # `attributes` (a dict, empty for the bare `li` and `span`), not `attrs.get`,
+                # which raises and catches a KeyError inside selectolax for a missing class.
+                elif "zeebr" in (node.attributes.get("class") or ""):
                     date_node = node
             if link is None:
                 continue
-            href = attr(link, "href")
+            href = raw_href.strip() or None  # what attr(link, "href") gives
             slug = slug_from_url(href)
             title = node_text(link)
             if not slug:
