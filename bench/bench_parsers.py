@@ -7,11 +7,14 @@ on the same 2-core machine at the same time, so the timing is built to survive t
 of this process only, functions interleaved, ratios taken per repetition, medians reported
 with the 10th–90th percentile spread (see `interleaved_times`).
 
-Run: `make bench` or `.venv/bin/python bench/bench_parsers.py`.
+Run: `make bench` or `.venv/bin/python bench/bench_parsers.py`; `--kinds detail,episode` or
+`--pages episode` times only some pages (same measurement) and prints the table without
+writing BENCHMARKS.md, which only a full run rewrites.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import ctypes
 import ctypes.util
@@ -254,12 +257,12 @@ DEFAULT_ALLOCATOR_FLAG = "--default-allocator-ratios"
 GOAL_KINDS = ("detail", "episode")
 
 
-def pair_ratios(kinds: tuple[str, ...]) -> dict[str, list[float]]:
-    """page → (bare parse seconds, parser seconds, p10, median, p90 ratio) for `kinds`."""
+def pair_ratios(pages: list[str]) -> dict[str, list[float]]:
+    """page → (bare parse seconds, parser seconds, p10, median, p90 ratio) for `pages`."""
     results = {}
     for name, kind, url in CASES:
         path = PAGES / name
-        if kind not in kinds or not path.exists():
+        if name not in pages or not path.exists():
             continue
         html = path.read_text(encoding="utf-8")
         bare_fn = functools.partial(LexborHTMLParser, html)
@@ -269,11 +272,11 @@ def pair_ratios(kinds: tuple[str, ...]) -> dict[str, list[float]]:
     return results
 
 
-def default_allocator_lines() -> list[str]:
+def default_allocator_lines(pages: list[str]) -> list[str]:
     """The goal pages measured again in a fresh process left with glibc's default allocator
     behaviour (each parse maps and page-faults fresh memory): the other honest number."""
     done = subprocess.run(
-        [sys.executable, __file__, DEFAULT_ALLOCATOR_FLAG],
+        [sys.executable, __file__, DEFAULT_ALLOCATOR_FLAG, *pages],
         capture_output=True,
         text=True,
         check=False,
@@ -299,8 +302,22 @@ def default_allocator_lines() -> list[str]:
     return lines
 
 
-def run() -> str:
-    default_lines = default_allocator_lines()  # first: its process must not run alongside ours
+def selected(cases: list[tuple[str, str, str]], kinds: set[str], pages: list[str]) -> list[str]:
+    """File names of the cases of `kinds` whose name contains one of `pages` (empty: all)."""
+    return [
+        name
+        for name, kind, _url in cases
+        if (not kinds or kind in kinds) and (not pages or any(part in name for part in pages))
+    ]
+
+
+def run(only: list[str] | None = None) -> str:
+    """The section's text; `only` (file names) times just those pages, without the second
+    table when none of them is a goal page."""
+    cases = [case for case in CASES if only is None or case[0] in only]
+    goal_pages = [name for name, kind, _url in cases if kind in GOAL_KINDS]
+    # First: its process must not run alongside ours.
+    default_lines = default_allocator_lines(goal_pages) if goal_pages else []
     steady = steady_allocator()
     lines = [
         "## Parsers",
@@ -334,7 +351,7 @@ def run() -> str:
         ),
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, kind, url in CASES:
+    for name, kind, url in cases:
         path = PAGES / name
         if not path.exists():
             continue
@@ -368,12 +385,40 @@ def write_section(section: str) -> None:
     mdsection.write_section("Parsers", section, OUTPUT)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Time the otakudesu parsers against a bare LexborHTMLParser parse on the captured "
+            "pages. A full run rewrites the Parsers section of BENCHMARKS.md."
+        )
+    )
+    parser.add_argument(
+        "--kinds",
+        default="",
+        help="comma-separated page kinds to time (e.g. detail,episode); does not write the file",
+    )
+    parser.add_argument(
+        "--pages",
+        default="",
+        help="comma-separated parts of page file names to time; does not write the file",
+    )
+    # Internal: the fresh-process run of `default_allocator_lines`, given its page names.
+    parser.add_argument(DEFAULT_ALLOCATOR_FLAG, nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
     if not PAGES.is_dir():
         print(f"skipped: {PAGES} is absent")
         return 0
-    if DEFAULT_ALLOCATOR_FLAG in sys.argv:
-        print(json.dumps(pair_ratios(GOAL_KINDS)))
+    if args.default_allocator_ratios is not None:
+        print(json.dumps(pair_ratios(args.default_allocator_ratios)))
+        return 0
+    kinds = {kind for kind in args.kinds.split(",") if kind}
+    parts = [part for part in args.pages.split(",") if part]
+    if kinds or parts:
+        only = selected(CASES, kinds, parts)
+        if not only:
+            parser.error("no captured page matches --kinds/--pages")
+        print(run(only))
+        print("(partial run: BENCHMARKS.md left as it is)")
         return 0
     section = run()
     print(section)
