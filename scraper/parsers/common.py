@@ -96,78 +96,109 @@ def _content_start(text: str) -> int:
     return -1
 
 
-# Where the parse of a page's column may stop, given (page text, column start, column end):
-# a parser that reads only the first part of the column passes one to `load_page`.
-Trim = Callable[[str, int, int], int]
-
-
 _TAG_START_RE = re.compile(r"<[A-Za-z][^<>]*$")
+# Appended where a cut column's text stops: the element the parser inserts it into, and that
+# one's ancestors, are exactly the elements still open at the cut.
+_CUT_TAG = "parse-cut"
+_CUT_MARK = f"<{_CUT_TAG}></{_CUT_TAG}>"
 
 
-def trim_before(marker: str, reads: tuple[str, ...]) -> Trim:
-    """A `load_page` trim: stop the parse at the element whose opening tag holds `marker`
-    (a class name), for a parser that reads only what comes before that element.
+@dataclass(frozen=True, slots=True)
+class ColumnCut:
+    """Where a parser that reads only the first part of the column may stop the parse: at
+    the element whose opening tag holds `marker` (a class name).
 
-    `reads` are the words (lower-case class names, tag names) of everything the parser looks
-    for; the cut is taken only at an opening tag and when the text after it contains none of
-    them in any case, so a layout that moved a block below the marker is parsed whole, and
-    the result is always the one of the whole column.
+    `reads` are the words of everything the parser looks for, lower-case: class names, tag
+    names ("iframe", "<h1"). The cut is used only when it is at an opening tag, when the text
+    after it contains none of the words in any case (nothing read lies after it), and when
+    no element still open at the cut carries one of them (nothing read runs across it): then
+    each read finds what it finds in the whole column. Otherwise the whole column is parsed.
     """
 
-    def trim(html: str, start: int, end: int) -> int:
-        found = html.rfind(marker, start, end)
+    marker: str
+    reads: tuple[str, ...]
+
+    def position(self, html: str, start: int, end: int) -> int:
+        """Offset where the parse of `html[start:end]` may stop; `end` when it may not."""
+        found = html.rfind(self.marker, start, end)
         for _ in range(5):  # the last one in a tag; the word may also be in text after it
             if found == -1:
                 return end
             cut = html.rfind("<", start, found)
             if cut > start and _TAG_START_RE.match(html, cut, found):
                 break
-            found = html.rfind(marker, start, found)
+            found = html.rfind(self.marker, start, found)
         else:
             return end
         # One lower-cased copy of the tail (cheap), then a substring search per word.
         tail = html[cut:end].lower()
-        for word in reads:
+        for word in self.reads:
             if word in tail:
                 return end
         return cut
 
-    return trim
+    def clean(self, root: LexborNode) -> bool:
+        """Whether the elements open where the cut text ended (the ancestors of the mark
+        appended there, found along the last children from the column) are none of what the
+        parser reads; the mark is removed from the tree."""
+        node = root.last_child
+        while node is not None and node.tag_id not in (TAG_TEXT, TAG_COMMENT):
+            if node.tag == _CUT_TAG:
+                node.decompose()
+                return True
+            attributes = node.attributes
+            described = (
+                f"<{node.tag} {attributes.get('class') or ''} {attributes.get('id') or ''}"
+            ).lower()
+            if any(word in described for word in self.reads):
+                return False
+            node = node.last_child
+        return False  # the mark was not put at the end (inside a table, a select…)
 
 
-def load_page(html: str | bytes, kind: str, url: str | None, trim: Trim | None = None) -> Page:
+def _column_root(tree: LexborHTMLParser) -> LexborNode | None:
+    """`#venkonten` of a tree parsed from text that starts with that element's tag."""
+    # It is the body's first child: taking it so saves a selector (each costs a fixed few
+    # microseconds in selectolax).
+    body = tree.body
+    root = body.first_child if body is not None else None
+    if root is None or root.tag_id in (TAG_TEXT, TAG_COMMENT) or root.id != "venkonten":
+        root = tree.css_first("#venkonten")
+    return root
+
+
+def load_page(html: str | bytes, kind: str, url: str | None, cut: ColumnCut | None = None) -> Page:
     """Parse only the content column when the page has one.
 
     Half of a page is `<head>`, menus, ads and footer; leaving them out of the tree makes the
     parse itself cheaper than a parse of the whole page. The column runs from its opening tag
-    to the footer (the sidebar is sometimes nested inside it, the footer never), or to where
-    `trim` says the parser's needs end; when that cut does not yield the column, the whole
-    document is parsed. A page that is only the column (saved as that element) is cut by
-    `trim` too.
+    to the footer (the sidebar is sometimes nested inside it, the footer never), or only to
+    where `cut` allows; when that does not yield the column, the whole document is parsed.
+    A page that is only the column (saved as that element) is cut too.
     """
     if isinstance(html, bytes | bytearray):
         html = bytes(html).decode("utf-8", "replace")
     if not isinstance(html, str):
         raise ParseError(kind, url, "HTML text")
     start = _content_start(html)
-    if start > 0 or (start == 0 and trim is not None):
+    if start > 0 or (start == 0 and cut is not None):
+        head = html[:start] if start > 0 else html
         # The page's footer is near its end: searched from there (a third of the time of a
         # search from the column), and the last one, so that a `<footer>` inside the column
         # (a comment's, a card's) cannot end the column early.
         end = html.rfind("<footer", start) if start > 0 else -1
         if end == -1:
             end = len(html)
-        if trim is not None:
-            end = trim(html, start, end)
+        stop = cut.position(html, start, end) if cut is not None else end
+        if stop < end and cut is not None:
+            tree = parse_html(html[start:stop] + _CUT_MARK, kind, url)
+            root = _column_root(tree)
+            if root is not None and cut.clean(root):
+                return Page(text=html, head=head, tree=tree, root=root)
         tree = parse_html(html[start:end], kind, url)
-        # The text starts with the column's tag, so the column is the body's first child;
-        # taking it so saves a selector (each costs a fixed few microseconds in selectolax).
-        body = tree.body
-        root = body.first_child if body is not None else None
-        if root is None or root.id != "venkonten":
-            root = tree.css_first("#venkonten")
+        root = _column_root(tree)
         if root is not None:
-            return Page(text=html, head=html[:start] if start > 0 else html, tree=tree, root=root)
+            return Page(text=html, head=head, tree=tree, root=root)
     tree = parse_html(html, kind, url)
     return Page(text=html, head=html, tree=tree, root=content_root(tree))
 

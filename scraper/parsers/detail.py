@@ -6,6 +6,7 @@ from selectolax.lexbor import LexborNode
 
 from .common import (
     TAG_A,
+    ColumnCut,
     ParseError,
     episode_number,
     labelled_values,
@@ -21,7 +22,6 @@ from .common import (
     slug_from_url,
     split_list,
     strip_sub_suffix,
-    trim_before,
     url_kind,
 )
 from .listing import genre_refs
@@ -108,14 +108,14 @@ def _lists(
 # before the `.keyword` box; that box and what follows it in the column (help box, sharing
 # buttons, recommendations with their pictures, comments) is half of the column's markup
 # and of its parse. The words are what those reads look for (class names, tag names).
-_column_end = trim_before(
+_COLUMN_CUT = ColumnCut(
     "keyword",
     ("infozingle", "jdlrx", "<h1", "fotoanime", "wp-post-image", "episodelist", "sinopc"),
 )
 
 
 def parse_detail(html: str, url: str = "") -> AnimeDetail:
-    page = load_page(html, "detail", url, trim=_column_end)
+    page = load_page(html, "detail", url, cut=_COLUMN_CUT)
     root = page.root
     info = None
     if root is not None:

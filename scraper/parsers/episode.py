@@ -15,6 +15,7 @@ from .common import (
     TAG_COMMENT,
     TAG_LI,
     TAG_TEXT,
+    ColumnCut,
     Page,
     ParseError,
     attr,
@@ -26,7 +27,6 @@ from .common import (
     page_slug,
     raw_text,
     slug_from_url,
-    trim_before,
     url_kind,
 )
 from .downloads import download_links
@@ -293,7 +293,7 @@ def _post_id(page: Page, mirrors: list[Mirror]) -> int | None:
 # before the info box `.cukder`; the box and what follows it in the column (poster, genres,
 # every episode's link, sharing buttons, comments) is a quarter of the column's markup and
 # of its parse. The words are what those reads look for (class names, the player's tag).
-_column_end = trim_before(
+_COLUMN_CUT = ColumnCut(
     "cukder",
     (
         "download",
@@ -310,7 +310,7 @@ _column_end = trim_before(
 
 
 def parse_episode(html: str, url: str = "") -> EpisodePage:
-    page = load_page(html, "episode", url, trim=_column_end)
+    page = load_page(html, "episode", url, cut=_COLUMN_CUT)
     root = page.root
     if root is None:
         raise ParseError("episode", url, "player and downloads")
