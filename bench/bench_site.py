@@ -63,8 +63,8 @@ DOWNLOAD_PROVIDERS = ("unduhA", "unduhB")
 EMBED_HOST = "embed.bench.test"
 
 # Throughput: rounds of (hello, anime page) alternated; seconds per wrk run.
-WRK_ROUNDS = 8
-WRK_SECONDS = 3
+WRK_ROUNDS = 10
+WRK_SECONDS = 2
 WRK_CONNECTIONS = 4
 # Latency: passes x requests per pass, per scenario.
 LATENCY_PASSES = 3

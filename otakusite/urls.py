@@ -10,6 +10,8 @@ admin.site.site_header = _("Admin otakusite")
 admin.site.site_title = _("Admin otakusite")
 
 urlpatterns = [
+    # The viewer pages first: URLs resolve in order, and they are nearly every request.
+    path("", include("catalog.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path(
@@ -26,5 +28,4 @@ urlpatterns = [
     ),
     path("robots.txt", catalog_views.robots_txt, name="robots"),
     path("healthz", catalog_views.healthz, name="healthz"),
-    path("", include("catalog.urls")),
 ]
