@@ -626,9 +626,19 @@ def render_section(
                 "from Redis). The 1,000-episode page is bound by its size."
             ),
             "",
-            "| URL | body | req/s per round | ratio to hello world per round | median ratio |",
-            "|---|---:|---|---|---:|",
+            (
+                "Other jobs on the machine now and then halve whatever runs at that moment "
+                "(the rounds near 1,300 req/s): a dip in the hello-world run inflates that "
+                "round's ratios, a dip in a page's run deflates its own. Two estimates that "
+                "resist it: the median of the per-round ratios, and the best round of the URL "
+                "over the best round of hello world (load only ever lowers a rate)."
+            ),
+            "",
+            "| URL | body | req/s per round | ratio to hello world per round "
+            "| median ratio | best / best |",
+            "|---|---:|---|---|---:|---:|",
         ]
+        best_hello = max(r[0] for r in throughput.rounds)
         for i, label in enumerate(throughput.labels):
             rps = [r[i] for r in throughput.rounds]
             ratios = [r[i] / r[0] for r in throughput.rounds]
@@ -636,7 +646,7 @@ def render_section(
                 f"| {label} | {_size(throughput.sizes[i])} "
                 f"| {' / '.join(f'{v:,.0f}' for v in rps)} "
                 f"| {' / '.join(f'{v:.2f}' for v in ratios)} "
-                f"| **{statistics.median(ratios):.2f}** |"
+                f"| **{statistics.median(ratios):.2f}** | **{max(rps) / best_hello:.2f}** |"
             )
     lines += [
         "",
