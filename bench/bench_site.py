@@ -634,8 +634,10 @@ def render_section(
                 "over the best round of hello world (load only ever lowers a rate)."
             ),
             "",
-            "| URL | body | req/s per round | ratio to hello world per round "
-            "| median ratio | best / best |",
+            (
+                "| URL | body | req/s per round | ratio to hello world per round "
+                "| median ratio | best / best |"
+            ),
             "|---|---:|---|---|---:|---:|",
         ]
         best_hello = max(r[0] for r in throughput.rounds)
