@@ -99,6 +99,9 @@ class NearCache:
     def keep_recent(self, key: Hashable, value: Any, seconds: float) -> None:
         self._recent[key] = (self.clock() + seconds, value)
 
+    def drop_recent(self, key: Hashable) -> None:
+        self._recent.pop(key, None)
+
     # --- pages ----------------------------------------------------------------
     def page(self, key: str) -> Any:
         with self._lock:

@@ -48,6 +48,9 @@ SITE_STATUS_KEY = "site:status:v1"
 SITE_STATUS_SECONDS = 15
 EMBED_HOSTS_KEY = "site:embed-hosts:v1"
 EMBED_HOSTS_SECONDS = 300
+# How long a web process may reuse the site status and the embed hosts without asking the
+# cache (catalog/nearcache.py "recent"): both already lag by design.
+NEAR_RECENT_SECONDS = 5
 # Keyed on the anime version, so they never go stale; the timeout only frees memory.
 EPISODE_LIST_SECONDS = 3600
 
@@ -457,6 +460,12 @@ class EpisodePage:
 
 
 def episode_head(slug: str) -> Episode:
+    """The episode with its anime (whose version keys the page). Web processes keep it in
+    memory until the next announced change (catalog/nearcache.py); it is only read."""
+    return nearcache.current().stamp(("episode", slug), lambda: _episode_head(slug))
+
+
+def _episode_head(slug: str) -> Episode:
     episode = Episode.objects.select_related("anime").filter(slug=slug).first()
     if episode is None:
         raise Http404("no such episode")
@@ -518,18 +527,25 @@ def episode_page(episode: Episode) -> EpisodePage:
 
 
 def embed_hosts(*, use_cache: bool = True) -> list[str]:
-    if use_cache and (hit := cache.get(EMBED_HOSTS_KEY)) is not None:
+    near = nearcache.current()
+    if use_cache and (hit := near.recent(EMBED_HOSTS_KEY)) is not None:
         return hit
-    hosts = sorted(
-        {h for h in map(csp_host, EmbedHost.objects.values_list("host", flat=True)) if h}
-    )
-    cache.set(EMBED_HOSTS_KEY, hosts, EMBED_HOSTS_SECONDS)
+    hosts = cache.get(EMBED_HOSTS_KEY) if use_cache else None
+    if hosts is None:
+        hosts = sorted(
+            {h for h in map(csp_host, EmbedHost.objects.values_list("host", flat=True)) if h}
+        )
+        cache.set(EMBED_HOSTS_KEY, hosts, EMBED_HOSTS_SECONDS)
+    # A few seconds behind at most in other processes: a host found by a mirror resolved
+    # elsewhere reaches this process's pages that much later.
+    near.keep_recent(EMBED_HOSTS_KEY, hosts, NEAR_RECENT_SECONDS)
     return hosts
 
 
 def forget_embed_hosts() -> None:
     """Called after a mirror resolves: the host it found may be new."""
     cache.delete(EMBED_HOSTS_KEY)
+    nearcache.current().drop_recent(EMBED_HOSTS_KEY)
 
 
 def host_allowed(url: str, hosts: Iterable[str]) -> bool:

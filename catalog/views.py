@@ -37,8 +37,6 @@ PAGE_CACHE_SECONDS = 3600
 MIRROR_OK_SECONDS = 3600
 # A failing mirror is retried soon, but not on every click of every viewer.
 MIRROR_FAIL_SECONDS = 30
-# The stale-data notice may lag a few seconds (it is micro-cached in Redis for 15 s anyway).
-NEAR_STATUS_SECONDS = 5
 
 
 def cached_page(
@@ -90,7 +88,7 @@ def _lookup(near: nearcache.NearCache, key: str) -> tuple[sel.SiteStatus, Any]:
         hits = cache.get_many([sel.SITE_STATUS_KEY, key])
         if status is None:
             status = hits.get(sel.SITE_STATUS_KEY) or sel.site_status()
-            near.keep_recent(sel.SITE_STATUS_KEY, status, NEAR_STATUS_SECONDS)
+            near.keep_recent(sel.SITE_STATUS_KEY, status, sel.NEAR_RECENT_SECONDS)
         if entry is None and (entry := hits.get(key)) is not None:
             near.keep_page(key, entry, len(entry[1]))
     return status, entry

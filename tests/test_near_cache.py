@@ -201,6 +201,37 @@ def test_a_cached_anime_page_costs_no_query_and_no_cache_round_trip(
 
 
 @pytest.mark.django_db
+def test_a_cached_episode_page_costs_no_query_and_no_cache_round_trip(
+    near_redis, sample, client, django_assert_num_queries, monkeypatch
+) -> None:
+    url = f"/episode/{sample.episodes[1].slug}/"
+    first = client.get(url)
+    assert first.status_code == 200
+    monkeypatch.setattr("catalog.views.cache", RefusingCache())
+    monkeypatch.setattr("catalog.selectors.cache", RefusingCache())
+    with django_assert_num_queries(0):
+        response = client.get(url)
+    assert response.content == first.content
+    # The CSP still frames only the embed hosts found.
+    assert "embed.example.test" in response["Content-Security-Policy"]
+
+
+@pytest.mark.django_db
+def test_a_new_episode_shows_on_its_neighbour_at_once(
+    near_redis, sample, client, django_capture_on_commit_callbacks
+) -> None:
+    last = sample.episodes[-1]
+    url = f"/episode/{last.slug}/"
+    client.get(url)
+    client.get(url)
+    with django_capture_on_commit_callbacks(execute=True):
+        make_episode(sample.ongoing, 4)
+        bump_versions(anime_ids=[sample.ongoing.pk])
+    # The newest episode page now links to the one after it.
+    assert f"/episode/{sample.ongoing.slug}-episode-4/" in client.get(url).text
+
+
+@pytest.mark.django_db
 def test_a_change_announced_by_another_process_shows_at_once(near_redis, sample, client) -> None:
     url = f"/anime/{sample.ongoing.slug}/"
     assert "Pedang Bintang" in client.get(url).text
