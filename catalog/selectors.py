@@ -289,6 +289,11 @@ def genres_with_counts() -> list[Genre]:
 
 
 def genre_or_404(slug: str) -> Genre:
+    # Kept in memory until the next announced change, like the versions (nearcache.py).
+    return nearcache.current().stamp(("genre", slug), lambda: _genre_or_404(slug))
+
+
+def _genre_or_404(slug: str) -> Genre:
     genre = Genre.objects.filter(slug=slug).first()
     if genre is None:
         raise Http404("no such genre")

@@ -121,7 +121,8 @@ def _card_list(request: HttpRequest, qs: Any, title: str, **extra: Any) -> HttpR
     return cached_page(
         request,
         "catalog/card_list.html",
-        sel.catalogue_stamp(),
+        # The heading too: a genre renamed in the admin changes no anime's version.
+        f"{sel.catalogue_stamp()}|{title}",
         lambda: {"page": sel.paginate(qs, page_param), "heading": title, **extra},
     )
 

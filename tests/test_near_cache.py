@@ -13,7 +13,7 @@ from django.db.models import F
 from django.test import override_settings
 
 from catalog import nearcache
-from catalog.models import Anime
+from catalog.models import Anime, ScrapeRun
 from catalog.nearcache import STAMP_SECONDS, NearCache
 from catalog.services import bump_versions
 from tests.site_factories import make_episode
@@ -290,3 +290,21 @@ def test_healthz_says_whether_the_near_cache_is_live(near_redis, client) -> None
     assert client.get("/healthz").json()["near_cache"] == "live"
     with override_settings(NEAR_CACHE=False):
         assert client.get("/healthz").json()["near_cache"] == "off"
+
+
+@pytest.mark.django_db
+def test_a_renamed_genre_without_anime_shows_at_once(
+    near_redis, client, admin_client, django_capture_on_commit_callbacks
+) -> None:
+    from catalog.models import Genre
+
+    genre = Genre.objects.create(slug="sunyi", name="Sunyi")
+    ScrapeRun.objects.create(kind="update", status=ScrapeRun.Status.OK)
+    url = "/genres/sunyi/"
+    assert "Sunyi" in client.get(url).text
+    assert "Sunyi" in client.get(url).text  # the genre now comes from this process's copy
+    form = {"name": "Hening", "slug": "sunyi"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/catalog/genre/{genre.pk}/change/", form)
+    assert response.status_code == 302
+    assert "Hening" in client.get(url).text
