@@ -788,3 +788,46 @@ def test_batch_page_with_plain_download_block_and_batch_title() -> None:
         ("mp4", "720p", "1.1 GB"),
         ("mkv", "1080p", "2.5 GB"),
     ]
+
+
+# --------------------------------------------------------------------------- adversarial variants
+
+
+def _episode_with_rows(rows: str) -> str:
+    body = episode_body(downloads=False)
+    block = f'<div class="download"><h4>Kumo Episode 3 – [Fansub]</h4><ul>{rows}</ul></div>'
+    return wrap(body[: -len("</div>")] + block + "</div>")
+
+
+def test_download_row_with_some_links_wrapped_and_logo_links() -> None:
+    rows = (
+        '<li><strong>Mp4 720p</strong> <a href="https://files.example/w1">HostA</a> '
+        '<span class="sep"><a href="https://files.example/w2">HostB</a></span> '
+        '<b><a href="https://files.example/w3">HostC</a></b> <i>1.2 GB</i></li>'
+        '<li><strong>Mp4 1080p</strong> <a href="https://files.example/w4"><img src="/m.png" '
+        'alt="HostD"></a> <a href="https://files.example/w5" title="HostE"></a> <i>2 GB</i></li>'
+    )
+    episode = parse_episode(_episode_with_rows(rows), EPISODE_URL)
+    assert [(d.format, d.quality, d.provider, d.url[-2:], d.size) for d in episode.downloads] == [
+        ("mp4", "720p", "HostA", "w1", "1.2 GB"),
+        ("mp4", "720p", "HostB", "w2", "1.2 GB"),
+        ("mp4", "720p", "HostC", "w3", "1.2 GB"),
+        ("mp4", "1080p", "HostD", "w4", "2 GB"),
+        ("mp4", "1080p", "HostE", "w5", "2 GB"),
+    ]
+
+
+def test_download_label_holding_the_size_and_odd_qualities() -> None:
+    rows = (
+        '<li><strong>Mp4 720p [85 MB]</strong> <a href="https://files.example/s1">HostA</a></li>'
+        '<li><i class="fa fa-download"></i><strong>MKV 4K</strong> '
+        '<a href="https://files.example/s2">HostB</a> <i>3 GB</i></li>'
+        '<li><strong>x265 [HEVC] 1080p</strong> <a href="https://files.example/s3">HostC</a> '
+        "<i>400 MB</i></li>"
+    )
+    episode = parse_episode(_episode_with_rows(rows), EPISODE_URL)
+    assert [(d.format, d.quality, d.size) for d in episode.downloads] == [
+        ("mp4", "720p", "85 MB"),
+        ("mkv", "4k", "3 GB"),
+        ("x265 hevc", "1080p", "400 MB"),
+    ]

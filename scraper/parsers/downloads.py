@@ -43,7 +43,8 @@ _ROW_SIZE_RE = re.compile(r"\d{1,6}(?:[.,]\d{1,3})?\s*[KMGT]i?B\b", re.I)
 @functools.lru_cache(maxsize=1024)
 def split_format_quality(label: str) -> tuple[str | None, str | None]:
     """ "Mp4 720p" / "720p MP4" / "MP4 480p" / "MKV 1080p" / "x265 [720p]" → (format, quality)."""
-    label = clean(label)
+    # A size written into the label ("Mp4 720p [85 MB]") is the row's size, not its format.
+    label = clean(_ROW_SIZE_RE.sub(" ", label))
     match = _QUALITY_RE.search(label)
     quality = match.group(1).lower() if match else None
     rest = _QUALITY_RE.sub(" ", label) if match else label
@@ -51,26 +52,50 @@ def split_format_quality(label: str) -> tuple[str | None, str | None]:
     return (rest or None), quality
 
 
+def _nested_links(node: LexborNode) -> list[LexborNode]:
+    """The links inside a row's child (`<span><a>…</a></span>`, `<b><a>Mega</a></b>`): a walk
+    of its few nodes; none without looking for the usual text-only `<strong>` and `<i>`."""
+    first = node.first_child
+    if first is None or (first.tag_id == TAG_TEXT and first.next is None):
+        return []
+    return [found for found in node.traverse(include_text=False) if found.tag_id == TAG_A]
+
+
 def _row_parts(row: LexborNode) -> tuple[LexborNode | None, list[LexborNode], LexborNode | None]:
-    """(label, provider links, size) of a row: its direct children in the usual markup,
-    a subtree search when something is wrapped."""
+    """(label, provider links, size) of a row, links in page order: its direct children in the
+    usual markup; a child holding links (a wrapper around some of them) gives its links and is
+    neither the label nor the size."""
     label = size = None
     anchors: list[LexborNode] = []
     for child in row.iter(include_text=False):
         tag = child.tag_id
         if tag == TAG_A:
             anchors.append(child)
+            continue
+        nested = _nested_links(child)
+        if nested:
+            anchors.extend(nested)
         elif label is None and tag in (TAG_STRONG, TAG_B):
             label = child
         elif size is None and tag == TAG_I:
             size = child
     if label is None:
-        label = row.css_first("strong, b")
-    if not anchors:
-        anchors = row.css("a[href]")
+        # A label wrapped in something else (`<span><strong>Mp4 720p</strong></span>`).
+        label = next((bold for bold in row.css("strong, b") if not _nested_links(bold)), None)
     if size is None:
-        size = row.css_first("i")
+        size = next((italic for italic in row.css("i") if not _nested_links(italic)), None)
     return label, anchors, size
+
+
+def _provider(anchor: LexborNode) -> str:
+    """A provider link's name: its text, else (a logo) its `title` or its image's `alt`."""
+    provider = raw_text(anchor)
+    if not provider.isalnum():  # alphanumeric text ("Pdrain") has nothing to clean
+        provider = " ".join(provider.split())
+    if provider:
+        return provider
+    image = anchor.css_first("img")
+    return clean(attr(anchor, "title") or attr(image, "alt") or attr(image, "title"))
 
 
 def _lead_text(row: LexborNode) -> str:
@@ -119,9 +144,7 @@ def download_rows(container: LexborNode) -> list[DownloadLink]:
             href = href.strip()
             if not href or href.startswith(("#", "javascript:")):
                 continue
-            provider = raw_text(anchor)
-            if not provider.isalnum():  # alphanumeric text ("Pdrain") has nothing to clean
-                provider = " ".join(provider.split())
+            provider = _provider(anchor)
             if provider:
                 append(new_download_link(fmt, quality, provider, href, size, size_bytes))
     return links
