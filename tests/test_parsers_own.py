@@ -831,3 +831,25 @@ def test_download_label_holding_the_size_and_odd_qualities() -> None:
         ("mkv", "4k", "3 GB"),
         ("x265 hevc", "1080p", "400 MB"),
     ]
+
+
+def test_pagination_with_only_prev_next_links_and_thousands_separator() -> None:
+    cards = venz_card("satu-sub-indo", "Satu", "12 Episode", "7.5", "02 Jan")
+    body = f'<div class="venutama"><div class="rapi"><div class="venz"><ul>{cards}</ul></div></div>'
+    only_arrows = (
+        '<div class="pagination"><div class="pagenavix">'
+        '<a class="prev page-numbers" href="/complete-anime/page/2/">« Sebelumnya</a>'
+        '<a class="next page-numbers" href="/complete-anime/page/4/">Berikutnya »</a></div></div>'
+    )
+    listing = parse_list_page(wrap(body + only_arrows + "</div>"), "/complete-anime/page/3/")
+    assert (listing.page, listing.last_page) == (3, 4)
+    many = (
+        '<div class="pagination"><div class="pagenavix">'
+        '<span aria-current="page" class="page-numbers current">1</span>'
+        '<a class="page-numbers" href="/complete-anime/page/2/">2</a>'
+        '<span class="page-numbers dots">…</span>'
+        '<a class="page-numbers" href="/complete-anime/page/1234/">1.234</a>'
+        '<a class="next page-numbers" href="/complete-anime/page/2/">Berikutnya »</a></div></div>'
+    )
+    listing = parse_list_page(wrap(body + many + "</div>"), "/complete-anime/")
+    assert (listing.page, listing.last_page) == (1, 1234)

@@ -152,17 +152,35 @@ def _venz_cards(venz: LexborNode, reference: datetime.date | None) -> list[Anime
     return cards
 
 
+_PAGE_NUMBER_RE = re.compile(r"\d{1,3}(?:[.,]\d{3})+|\d{1,7}")
+
+
+def _page_number(text: str) -> int | None:
+    """ "7" → 7, "1.234" / "1,234" (WordPress's thousands separators) → 1234."""
+    match = _PAGE_NUMBER_RE.fullmatch(text)
+    return int(match.group(0).replace(".", "").replace(",", "")) if match else None
+
+
 def _pagination(root: LexborNode, url: str | None) -> tuple[int, int]:
-    """(current page, last page) from the WordPress `.page-numbers` block, else the URL."""
+    """(current page, last page) from the WordPress `.page-numbers` block, else the URL.
+
+    The last page is the highest page any of its links or numbers names, the next link's
+    included (a block showing only "« Sebelumnya" and "Berikutnya »" still says there is a
+    page after this one)."""
     current = None
     numbers: list[int] = []
     for node in root.css(".pagination .page-numbers, .pagenavix .page-numbers"):
-        classes = node.attributes.get("class") or ""
-        number = parse_int(node_text(node)) if "next" not in classes else None
+        classes = (node.attributes.get("class") or "").split()
+        linked = page_from_url(attr(node, "href"))
+        if linked is not None:
+            numbers.append(linked)
+        if "next" in classes or "prev" in classes:
+            continue
+        number = _page_number(node_text(node))
         if number is None:
             continue
         numbers.append(number)
-        if "current" in classes.split():
+        if "current" in classes:
             current = number
     if current is None:
         current = page_from_url(url) or 1
