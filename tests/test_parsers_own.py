@@ -853,3 +853,21 @@ def test_pagination_with_only_prev_next_links_and_thousands_separator() -> None:
     )
     listing = parse_list_page(wrap(body + many + "</div>"), "/complete-anime/")
     assert (listing.page, listing.last_page) == (1, 1234)
+
+
+def test_footer_word_in_a_comment_or_script_does_not_end_the_column() -> None:
+    reference = parse_detail(wrap(detail_body()), DETAIL_URL)
+    # No real footer after the column, a commented-out one inside it (before the lists).
+    commented = detail_body().replace(
+        '<div class="clear">', '<!-- <footer class="old"> --><div class="clear">', 1
+    )
+    scripted = detail_body().replace(
+        '<div class="clear">', '<script>document.write("<footer>")</script><div class="clear">', 1
+    )
+    for body in (commented, scripted):
+        detail = parse_detail(wrap(body), DETAIL_URL)
+        assert [e.slug for e in detail.episodes] == [e.slug for e in reference.episodes]
+        assert detail.synopsis == reference.synopsis
+    # A real footer, then a script that mentions one.
+    tail = '<footer><div id="credit">c</div></footer><script>var f = "<footer";</script>'
+    assert parse_detail(wrap(detail_body(), tail=tail), DETAIL_URL) == reference

@@ -167,6 +167,29 @@ def _column_root(tree: LexborHTMLParser) -> LexborNode | None:
     return root
 
 
+_COMMENT_REACH = 400
+
+
+def _column_end(html: str, start: int) -> int:
+    """Offset of the page's `<footer>` after `start` (the last one: one in a comment or a card
+    inside the column cannot end it early), skipping one inside a script (a script writing
+    one: the next `</script` after it comes before any `<script`) or inside a comment opened
+    shortly before it (a commented-out footer); the text's end when there is none."""
+    end = html.rfind("<footer", start)
+    for _ in range(5):
+        if end == -1:
+            break
+        # Short searches only (the page's tail, a few hundred characters back): a search for
+        # a comment's end from the real footer runs to the page's last comment.
+        near = max(start, end - _COMMENT_REACH)
+        if html.rfind("<!--", near, end) <= html.rfind("-->", near, end):
+            closing = html.find("</script", end)
+            if closing == -1 or html.find("<script", end, closing) != -1:
+                return end
+        end = html.rfind("<footer", start, end)
+    return len(html)
+
+
 def load_page(html: str | bytes, kind: str, url: str | None, cut: ColumnCut | None = None) -> Page:
     """Parse only the content column when the page has one.
 
@@ -186,9 +209,7 @@ def load_page(html: str | bytes, kind: str, url: str | None, cut: ColumnCut | No
         # The page's footer is near its end: searched from there (a third of the time of a
         # search from the column), and the last one, so that a `<footer>` inside the column
         # (a comment's, a card's) cannot end the column early.
-        end = html.rfind("<footer", start) if start > 0 else -1
-        if end == -1:
-            end = len(html)
+        end = _column_end(html, start) if start > 0 else len(html)
         stop = cut.position(html, start, end) if cut is not None else end
         if stop < end and cut is not None:
             tree = parse_html(html[start:stop] + _CUT_MARK, kind, url)
