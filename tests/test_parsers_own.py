@@ -871,3 +871,26 @@ def test_footer_word_in_a_comment_or_script_does_not_end_the_column() -> None:
     # A real footer, then a script that mentions one.
     tail = '<footer><div id="credit">c</div></footer><script>var f = "<footer";</script>'
     assert parse_detail(wrap(detail_body(), tail=tail), DETAIL_URL) == reference
+
+
+def test_info_labels_in_their_own_wrapper_and_full_width_colons() -> None:
+    genres = '<a href="/genres/drama/">Drama</a>, <a href="/genres/magic/">Magic</a>'
+    info = (
+        "<p><span><b>Judul</b></span>: Kumo Lain</p>"
+        "<p><span><em><b>Skor</b></em></span> : 8.1</p>"
+        f"<p><span><b>Genre</b></span>: {genres}</p>"
+        "<p><b>Tipe</b>\uff1a Movie</p>"
+        "<p><span><b>Status</b></span>: Completed <span><b>Total Episode</b></span>: 1</p>"
+    )
+    body = detail_body().replace(
+        detail_body().split('<div class="infozingle">', 1)[1].split("</div>", 1)[0], info, 1
+    )
+    detail = parse_detail(wrap(body), DETAIL_URL)
+    assert (detail.title, detail.score, detail.type, detail.status, detail.total_episodes) == (
+        "Kumo Lain",
+        8.1,
+        "Movie",
+        "completed",
+        1,
+    )
+    assert [g.slug for g in detail.genres] == ["drama", "magic"]

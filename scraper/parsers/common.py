@@ -402,10 +402,12 @@ def strip_sub_suffix(title: str) -> str:
 
 def label_of(text: str) -> str:
     """Normalise a `<b>` label: "Total Episode :" → "total episode"."""
-    return clean(text).strip(":").strip().lower()
+    return clean(text).strip(":\uff1a").strip().lower()
 
 
 _VALUE_END_TAGS = frozenset({TAG_B, TAG_STRONG, TAG_BR, TAG_P})
+# Wrappers a label may sit in with its value after them (`<span><b>Skor</b></span>: 8.1`).
+_INLINE_TAGS = frozenset(tag_id(name) for name in ("span", "em", "i", "u", "font", "small"))
 
 
 def labelled_values(container: LexborNode) -> dict[str, tuple[str, list[LexborNode]]]:
@@ -422,6 +424,18 @@ def labelled_values(container: LexborNode) -> dict[str, tuple[str, list[LexborNo
         parts: list[str] = []
         links: list[LexborNode] = []
         sibling = bold.next
+        if sibling is None:
+            # The label closes its inline wrappers: the value follows the outermost one.
+            wrapper = bold.parent
+            while (
+                wrapper is not None
+                and wrapper.tag_id in _INLINE_TAGS
+                and wrapper.mem_id != container.mem_id
+            ):
+                sibling = wrapper.next
+                if sibling is not None:
+                    break
+                wrapper = wrapper.parent
         while sibling is not None:
             tag = sibling.tag_id  # numbers, not `tag` names: this loop visits every row's nodes
             if tag == TAG_TEXT:
@@ -432,11 +446,13 @@ def labelled_values(container: LexborNode) -> dict[str, tuple[str, list[LexborNo
                 links.append(sibling)
                 parts.append(raw_text(sibling))
             elif tag != TAG_COMMENT:
+                if sibling.css_first("b, strong") is not None:
+                    break  # the next row, in a wrapper of its own
                 links.extend(sibling.css("a"))
                 parts.append(raw_text(sibling))
             sibling = sibling.next
         value = clean("".join(parts))
-        if value.startswith(":"):
+        if value.startswith((":", "\uff1a")):  # a colon, or a full-width one
             value = value[1:].strip()
         rows[label] = (value, links)
     return rows
