@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import re
 
 import pytest
 
@@ -27,7 +28,9 @@ from scraper.parsers import (
     slug_from_url,
     to_jsonable,
 )
-from scraper.parsers.common import parse_full_date, resolve_short_date
+from scraper.parsers.common import load_page, parse_full_date, resolve_short_date
+from scraper.parsers.detail import _COLUMN_CUT as DETAIL_CUT
+from scraper.parsers.episode import _COLUMN_CUT as EPISODE_CUT
 
 from .parser_pages.builders import (
     ORIGIN,
@@ -894,3 +897,119 @@ def test_info_labels_in_their_own_wrapper_and_full_width_colons() -> None:
         1,
     )
     assert [g.slug for g in detail.genres] == ["drama", "magic"]
+
+
+# The early cut (common.ColumnCut): the parse of a page must not depend on whether it is taken.
+
+_KEYWORD_BOX = '<div class="keyword"><p>Kata kunci: Kumo no Shitateya sub indo</p></div>'
+_CUKDER_BOX = (
+    '<div class="cukder"><img src="/p/kumo.jpg" class="wp-post-image"><div class="infozin">'
+    '<div class="infozingle"><p><b>Genres</b>: <a href="/genres/drama/">Drama</a></p></div></div>'
+    '<div class="keyingpost"><li><a href="/episode/kns-episode-1-sub-indo/">Episode 1</a></li>'
+    "</div></div>"
+)
+
+
+def _detail_variants() -> dict[str, str]:
+    body = detail_body(batch=("kns-batch-sub-indo", "Kumo [BATCH]"))
+    lists_start = body.index('<div id="serieslist">')
+    lists_end = body.index('<div id="recommend')
+    lists = body[lists_start:lists_end]
+    info = body[body.index('<div class="infozin">') : body.index('<div class="sinopc">')]
+    synopsis = body[body.index('<div class="sinopc">') : body.index('<div class="clear">')]
+    plain = body[:lists_end] + _KEYWORD_BOX + body[lists_end:]
+    return {
+        "plain": plain,
+        "lists after the box": body[:lists_start] + _KEYWORD_BOX + body[lists_end:] + lists,
+        "box around the lists": body[:lists_start]
+        + '<div class="keyword">'
+        + lists
+        + "</div>"
+        + body[lists_end:],
+        "synopsis after the box": plain.replace(synopsis, "", 1) + synopsis,
+        "info inside the box": plain.replace(info, "", 1).replace(
+            "<p>Kata kunci", info + "<p>Kata kunci"
+        ),
+        "marker in a comment and a script": plain.replace(
+            '<div id="recommend',
+            '<!-- <div class="keyword"> --><script>var k = "<div class=\'keyword\'>";</script>'
+            '<div id="recommend',
+        ),
+        "uppercase tags": re.sub(r"<(/?)(div|ul|li|span|p|a|h1)\b", _upper_tag, plain),
+        "prettified": prettify(plain),
+    }
+
+
+def _upper_tag(match: re.Match[str]) -> str:
+    return f"<{match.group(1)}{match.group(2).upper()}"
+
+
+@pytest.mark.parametrize("name", list(_detail_variants()))
+def test_detail_same_whether_or_not_the_column_is_cut(name: str) -> None:
+    html = wrap(_detail_variants()[name], tail="<footer>f</footer>")
+    uncut = html.replace("keyword", "kw-box")  # no marker: the whole column is parsed
+    detail = parse_detail(html, DETAIL_URL)
+    assert detail == parse_detail(uncut, DETAIL_URL)
+    assert len(detail.episodes) == 2
+    assert detail.batch is not None
+    assert detail.synopsis
+    assert detail.score == 7.91
+    assert len(detail.genres) == 2
+
+
+def test_detail_cut_is_taken_on_the_usual_layout() -> None:
+    html = wrap(_detail_variants()["plain"], tail="<footer>f</footer>")
+    page = load_page(html, "detail", DETAIL_URL, cut=DETAIL_CUT)
+    assert page.root is not None
+    assert page.root.css_first("#recommend-anime-series") is None
+    assert page.root.css_first(".episodelist") is not None
+
+
+def _episode_variants() -> dict[str, str]:
+    body = episode_body(nxt="kns-episode-13-sub-indo")
+    download = body[body.index('<div class="download">') : -len("</div>")]
+    mirrors = body[body.index('<div class="mirrorstream">') : body.index('<div class="download">')]
+    mirrors = mirrors[: -len("</div>")]  # without the .venutama end
+    nav = body[body.index('<div class="prevnext">') : body.index('<div id="lightsVideo">')]
+    player = body[body.index('<div id="lightsVideo">') : body.index('<div class="mirrorstream">')]
+    plain = body + _CUKDER_BOX
+    return {
+        "plain": plain,
+        "downloads after the box": body.replace(download, "", 1) + _CUKDER_BOX + download,
+        "box inside the downloads": body.replace(
+            download, download[: -len("</div>")] + _CUKDER_BOX + "</div>", 1
+        ),
+        "mirrors after the box": plain.replace(mirrors, "", 1) + mirrors,
+        "navigation after the box": plain.replace(nav, "", 1) + nav,
+        "player after the box": plain.replace(player, "", 1) + player,
+        "marker in a title and a comment": episode_body(
+            title="Cukder Episode 12.5 Subtitle Indonesia", nxt="kns-episode-13-sub-indo"
+        )
+        + _CUKDER_BOX
+        + '<!-- <div class="cukder"> -->',
+        "uppercase tags": re.sub(r"<(/?)(div|ul|li|span|p|a|h1)\b", _upper_tag, plain),
+        "prettified": prettify(plain),
+    }
+
+
+@pytest.mark.parametrize("name", list(_episode_variants()))
+def test_episode_same_whether_or_not_the_column_is_cut(name: str) -> None:
+    html = wrap(_episode_variants()[name], tail="<footer>f</footer>" + mirror_script("n1", "e2"))
+    uncut = html.replace("cukder", "info-box")
+    episode = parse_episode(html, EPISODE_URL)
+    assert episode == parse_episode(uncut, EPISODE_URL)
+    assert (len(episode.downloads), len(episode.mirrors)) == (4, 3)
+    assert (episode.prev_slug, episode.next_slug) == (
+        "kns-episode-12-sub-indo",
+        "kns-episode-13-sub-indo",
+    )
+    assert episode.anime_slug == "kumo-shitateya-sub-indo"
+    assert episode.default_embed_url is not None
+
+
+def test_episode_cut_is_taken_on_the_usual_layout() -> None:
+    html = wrap(_episode_variants()["plain"], tail="<footer>f</footer>")
+    page = load_page(html, "episode", EPISODE_URL, cut=EPISODE_CUT)
+    assert page.root is not None
+    assert page.root.css_first(".keyingpost") is None
+    assert page.root.css_first(".download") is not None
