@@ -1015,3 +1015,20 @@ def test_episode_cut_is_taken_on_the_usual_layout() -> None:
     assert page.root is not None
     assert page.root.css_first(".keyingpost") is None
     assert page.root.css_first(".download") is not None
+
+
+def test_search_rows_without_colon_or_with_label_in_strong() -> None:
+    rows = (
+        '<div class="set"><b>Genres</b> <a href="/genres/drama/" rel="tag">Drama</a></div>'
+        '<div class="set"><strong>Status:</strong> Ongoing</div>'
+        '<div class="set"><b>Rating</b> 8.02</div>'
+    )
+    item = (
+        '<li style="list-style:none;"><img src="/p/kumo.jpg">'
+        f'<h2><a href="/anime/kumo-sub-indo/">Kumo Subtitle Indonesia</a></h2>{rows}</li>'
+    )
+    page = parse_search(wrap(f'<div class="venser"><ul class="chivsrc">{item}</ul></div>'), "")
+    assert [(r.slug, r.status, r.score) for r in page.results] == [
+        ("kumo-sub-indo", "ongoing", 8.02)
+    ]
+    assert [g.slug for g in page.results[0].genres] == ["drama"]

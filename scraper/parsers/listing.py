@@ -343,8 +343,13 @@ def parse_search(html: str, url: str = "") -> SearchPage:
         status = score = None
         genres: list[GenreRef] = []
         for row in item.css(".set"):
-            label = node_text(row.css_first("b")).strip(":").strip().lower()
-            value = clean(row.text()).split(":", 1)[-1].strip()
+            label_text = node_text(row.css_first("b, strong"))
+            label = label_text.strip(":\uff1a").strip().lower()
+            # The text after the label, without the colon (which may be missing).
+            value = clean(row.text())
+            if label_text and value.startswith(label_text):
+                value = value[len(label_text) :]
+            value = value.strip().lstrip(":\uff1a").strip()
             if label.startswith("genre"):
                 genres = genre_refs(row.css("a"))
             elif label == "status":
