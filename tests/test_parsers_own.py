@@ -1032,3 +1032,14 @@ def test_search_rows_without_colon_or_with_label_in_strong() -> None:
         ("kumo-sub-indo", "ongoing", 8.02)
     ]
     assert [g.slug for g in page.results[0].genres] == ["drama"]
+
+
+def test_separator_posts_named_after_the_show_are_not_episodes() -> None:
+    episodes = [
+        ("btr-episode-2-sub-indo", "Batu Episode 2 Subtitle Indonesia", "2 Januari,2026"),
+        ("btr-pembatas-episode-1-900", "Pembatas Episode 1-900", ""),
+        ("pembatas-episode-episode-1-900-dalam-proses", "Pembatas Episode 1-900", ""),
+        ("btr-episode-1-sub-indo", "Batu Episode 1 Subtitle Indonesia", "1 Januari,2026"),
+    ]
+    detail = parse_detail(wrap(detail_body(episodes=episodes)), DETAIL_URL)
+    assert [e.number for e in detail.episodes] == [2, 1]

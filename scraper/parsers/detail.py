@@ -86,7 +86,7 @@ def _lists(
                 kind = heading_kind
             if kind == "episode":
                 # "pembatas" (separator) posts are dividers in long lists, not episodes.
-                if slug in seen or slug.startswith("pembatas"):
+                if slug in seen or "pembatas" in slug.lower():
                     continue
                 seen.add(slug)
                 episodes.append(
