@@ -7,8 +7,11 @@ throughput by about a third (BENCHMARKS.md, "Site"), so this keeps, in each web 
 - *stamps* (an anime's id and version, the catalogue aggregate): small values that change
   when ingest or an editor changes the catalogue. They are only used while this process
   is subscribed to the change channel, and every change (`announce_change`, called by
-  `catalog.services.bump_versions` after commit) clears them in every process. A short
-  time-to-live bounds the damage of a lost message.
+  `catalog.services.bump_versions` after commit) clears them in every process. So that the
+  very next request after an announcement never gets the old version, a stamp is not
+  trusted while the channel's socket has unread data (a poll, not a round trip), and the
+  listener forgets the stamps before it reads what arrived. A short time-to-live bounds
+  the damage of a lost message.
 - *pages*: rendered pages keyed on their URL, language and stamp. Such a key never
   changes meaning, so a local copy needs no invalidation; it is bounded by size (LRU).
 - *recent*: values allowed to lag by a few seconds (the site status notice, already
@@ -20,8 +23,11 @@ so stamps are never kept and every request reads them from the database as befor
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import select
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -52,6 +58,9 @@ class NearCache:
         self.max_bytes = max_bytes
         self.clock = clock
         self.live = False  # True while subscribed: only then are stamps kept
+        # Whether the change channel has data this process has not read yet: a change on
+        # its way. Set by the listener; checked before every stamp hit (no round trip).
+        self.pending: Callable[[], bool] = _nothing_pending
         self.generation = 0  # bumped by every change; guards stores racing a change
         self._lock = threading.Lock()
         self._stamps: dict[Hashable, tuple[float, Any]] = {}
@@ -66,7 +75,7 @@ class NearCache:
             return load()
         hit = self._stamps.get(key)
         now = self.clock()
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > now and not self.pending():
             return hit[1]
         # A change announced while `load` ran may have made its answer old: keep it only
         # when no change came in between (the next request then loads again).
@@ -167,27 +176,45 @@ class Listener(threading.Thread):
         pubsub = self.connect().pubsub()
         try:
             pubsub.subscribe(channel())
+            # redis-py keeps the socket private; without it there is no safe way to see a
+            # change coming, so the near cache stays off (the failure ends the subscription).
+            sock = pubsub.connection._sock
+            if not isinstance(sock, socket.socket):
+                raise ConnectionError("no socket under the subscription")
             last_answer = time.monotonic()
             last_ping = last_answer
             while not self.stopping.is_set():
-                message = pubsub.get_message(timeout=1.0)
-                now = time.monotonic()
-                if message is not None:
-                    last_answer = now
-                    kind = message.get("type")
-                    if kind == "subscribe":
-                        self.near.set_live(True)
-                        self._count("subscriptions")
-                    elif kind == "message":
+                # Any traffic may be a change: forget the stamps first, read after. A request
+                # meanwhile sees the socket readable (`pending`) and loads anew.
+                seen = _readable(sock, 1.0)
+                if seen:
+                    self.near.changed()
+                # Drained even when the socket looked idle: redis-py may hold read bytes.
+                while (message := pubsub.get_message(timeout=0)) is not None:
+                    if not seen:
                         self.near.changed()
-                        self._count("messages")
+                        seen = True
+                    self._on_message(message, sock)
+                now = time.monotonic()
+                if seen:
+                    last_answer = now
                 if now - last_ping >= PING_SECONDS:
                     pubsub.ping()
                     last_ping = now
                 if now - last_answer > DEAD_AFTER_SECONDS:
                     raise ConnectionError("no answer from Redis")
         finally:
+            self.near.pending = _nothing_pending
             pubsub.close()
+
+    def _on_message(self, message: dict[str, Any], sock: socket.socket) -> None:
+        kind = message.get("type")
+        if kind == "subscribe":
+            self.near.pending = functools.partial(_readable, sock, 0)
+            self.near.set_live(True)
+            self._count("subscriptions")
+        elif kind == "message":
+            self._count("messages")
 
     def _count(self, what: str) -> None:
         with self._progress:
@@ -201,6 +228,17 @@ class Listener(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+def _nothing_pending() -> bool:
+    return False
+
+
+def _readable(sock: socket.socket, timeout: float) -> bool:
+    """Whether `sock` has data to read (poll: select() fails on descriptors over 1023)."""
+    poller = select.poll()  # one per call: a poll object must not be shared by threads
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
 
 
 def _redis() -> Any:

@@ -86,6 +86,17 @@ def test_a_change_announced_during_a_load_is_not_lost() -> None:
     assert near.stamp("k", lambda: "new") == "new"
 
 
+def test_a_stamp_is_not_trusted_while_a_change_is_on_its_way() -> None:
+    near = NearCache(max_bytes=1000)
+    near.set_live(True)
+    _, load = counting_loader(["v1", "v2", "v3"])
+    near.stamp("k", load)
+    near.pending = lambda: True  # the channel has unread data
+    assert near.stamp("k", load) == "v2"
+    near.pending = lambda: False
+    assert near.stamp("k", load) == "v2"  # kept: loaded with nothing pending in between
+
+
 def test_stamps_expire_even_without_an_announcement() -> None:
     clock = Clock()
     near = NearCache(max_bytes=1000, clock=clock)
@@ -241,6 +252,20 @@ def test_a_change_announced_by_another_process_shows_at_once(near_redis, sample,
     redis.Redis.from_url(REDIS_URL).publish(nearcache.channel(), "1")
     assert near_redis["listener"].wait_for("messages", 1)
     assert "Pedang Purnama" in client.get(url).text
+
+
+@pytest.mark.django_db
+def test_the_request_right_after_another_process_announces_shows_the_change(
+    near_redis, sample, client
+) -> None:
+    """No waiting for the listener: a change announced is never followed by the old page."""
+    url = f"/anime/{sample.ongoing.slug}/"
+    announcer = redis.Redis.from_url(REDIS_URL)
+    for n in range(20):
+        client.get(url)  # the version is kept in memory again
+        _show_title(sample.ongoing.slug, f"Pedang Ke-{n}")
+        announcer.publish(nearcache.channel(), "1")
+        assert f"Pedang Ke-{n}" in client.get(url).text
 
 
 @pytest.mark.django_db
