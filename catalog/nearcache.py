@@ -73,13 +73,16 @@ class NearCache:
         """`load()`, remembered until the next announced change (or STAMP_SECONDS)."""
         if not self.live:
             return load()
-        hit = self._stamps.get(key)
+        # In this order: a change arriving after `pending()` looked makes the generation
+        # differ by the time the hit is checked (the listener forgets before it reads).
+        generation = self.generation
         now = self.clock()
-        if hit is not None and hit[0] > now and not self.pending():
-            return hit[1]
+        if not self.pending():
+            hit = self._stamps.get(key)
+            if hit is not None and hit[0] > now and generation == self.generation:
+                return hit[1]
         # A change announced while `load` ran may have made its answer old: keep it only
         # when no change came in between (the next request then loads again).
-        generation = self.generation
         value = load()
         with self._lock:
             if self.live and generation == self.generation:
