@@ -460,6 +460,13 @@ def measure_throughput(port: int, port_no_near: int, cat: Catalogue) -> Throughp
         "cached 1,000-episode anime page": (port, f"/anime/{cat.long_slug}/"),
         "cached anime page, near cache off (1 SQL + 1 Redis round trip)": (port_no_near, anime),
     }
+    # The hello-world view with the anime page's size: what the bytes alone cost.
+    anime_size = fetch(port, anime)[1]
+    targets = {
+        **dict(list(targets.items())[:3]),
+        "hello world, body of the anime page's size": (port, f"/bench-hello-{anime_size}/"),
+        **dict(list(targets.items())[3:]),
+    }
     labels = list(targets)
     sizes = []
     for target_port, path in targets.values():  # fill the page cache, warm every worker

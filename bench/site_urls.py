@@ -2,7 +2,8 @@
 
 `/bench-hello/` is the baseline a cached page is compared with; `/bench-sql/` and
 `/bench-redis/` add one database query or one cache read to it, so the report can show
-what a single round trip costs next to the goal. None of this is in the production URLconf.
+what a single round trip costs next to the goal; `/bench-hello-<n>/` answers `n` bytes, to
+show what a page's size alone costs. None of this is in the production URLconf.
 """
 
 from django.core.cache import cache
@@ -30,8 +31,13 @@ def hello_redis(request: HttpRequest) -> HttpResponse:
     return HttpResponse("Hello, world!")
 
 
+def hello_sized(request: HttpRequest, size: int) -> HttpResponse:
+    return HttpResponse(b"x" * min(size, 1_000_000))
+
+
 urlpatterns = [
     path("bench-hello/", hello),
+    path("bench-hello-<int:size>/", hello_sized),
     path("bench-sql/", hello_sql),
     path("bench-redis/", hello_redis),
     *site_urlpatterns,
