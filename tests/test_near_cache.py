@@ -193,6 +193,13 @@ class RefusingCache:
         pytest.fail(f"the shared cache was used ({name})")
 
 
+def _ingest_episode(anime: Anime, number: int, capture_on_commit: Any) -> None:
+    """What ingest does in this process: a new episode, the version bumped, committed."""
+    with capture_on_commit(execute=True):
+        make_episode(anime, number)
+        bump_versions(anime_ids=[anime.pk])
+
+
 def _show_title(slug: str, title: str) -> None:
     """What ingest does in the worker process: change the row and its version."""
     Anime.objects.filter(slug=slug).update(title=title, version=F("version") + 1)
@@ -235,9 +242,7 @@ def test_a_new_episode_shows_on_its_neighbour_at_once(
     url = f"/episode/{last.slug}/"
     client.get(url)
     client.get(url)
-    with django_capture_on_commit_callbacks(execute=True):
-        make_episode(sample.ongoing, 4)
-        bump_versions(anime_ids=[sample.ongoing.pk])
+    _ingest_episode(sample.ongoing, 4, django_capture_on_commit_callbacks)
     # The newest episode page now links to the one after it.
     assert f"/episode/{sample.ongoing.slug}-episode-4/" in client.get(url).text
 
@@ -274,9 +279,7 @@ def test_a_change_in_this_process_shows_at_once(
 ) -> None:
     url = f"/anime/{sample.ongoing.slug}/"
     client.get(url)
-    with django_capture_on_commit_callbacks(execute=True):
-        make_episode(sample.ongoing, 99)
-        bump_versions(anime_ids=[sample.ongoing.pk])
+    _ingest_episode(sample.ongoing, 99, django_capture_on_commit_callbacks)
     assert f"/episode/{sample.ongoing.slug}-episode-99/" in client.get(url).text
 
 
