@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
@@ -55,8 +56,7 @@ def cached_page(
     near = nearcache.current()
     digest = _digest(f"{request.get_full_path()}|{get_language()}|{stamp}")
     key = f"page:{digest}"
-    status, entry = _lookup(near, key)
-    token = status.cache_token
+    status, token, entry = _lookup(near, key)
     etag = f'"{_digest(f"{digest}|{token}")}"'
     if not_modified := get_conditional_response(request, etag=etag):
         return not_modified
@@ -69,29 +69,36 @@ def cached_page(
     response = HttpResponse(entry[1])
     response["ETag"] = etag
     if last_modified:
-        response["Last-Modified"] = http_date(last_modified.timestamp())
+        response["Last-Modified"] = _http_date(last_modified)
     # Browsers revalidate every time (cheap 304s), so a new episode is never hidden. Set
     # directly: the response is new, there is nothing for patch_cache_control to merge.
     response["Cache-Control"] = "no-cache"
     return response
 
 
-def _lookup(near: nearcache.NearCache, key: str) -> tuple[sel.SiteStatus, Any]:
-    """The site status and the cached (status token, page) under `key`, if any.
+def _lookup(near: nearcache.NearCache, key: str) -> tuple[sel.SiteStatus, str, Any]:
+    """The site status, its cache token, and the cached (token, page) under `key` if any.
 
     The page is cached under a key without the status token and stored with it, so one
     cache round trip fetches both; this process's near copies of both spare even that.
     """
-    status = near.recent(sel.SITE_STATUS_KEY)
+    kept = near.recent(sel.SITE_STATUS_KEY)  # (status, token): the token costs a clock read
     entry = near.page(key)
-    if status is None or entry is None:
+    if kept is None or entry is None:
         hits = cache.get_many([sel.SITE_STATUS_KEY, key])
-        if status is None:
+        if kept is None:
             status = hits.get(sel.SITE_STATUS_KEY) or sel.site_status()
-            near.keep_recent(sel.SITE_STATUS_KEY, status, sel.NEAR_RECENT_SECONDS)
+            kept = (status, status.cache_token)
+            near.keep_recent(sel.SITE_STATUS_KEY, kept, sel.NEAR_RECENT_SECONDS)
         if entry is None and (entry := hits.get(key)) is not None:
             near.keep_page(key, entry, len(entry[1]))
-    return status, entry
+    return kept[0], kept[1], entry
+
+
+@functools.lru_cache(maxsize=4096)
+def _http_date(value: datetime) -> str:
+    # Cached: a page's Last-Modified stays the same for every request until it changes.
+    return http_date(value.timestamp())
 
 
 def _digest(text: str) -> str:
