@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from catalog import nearcache
 from catalog.models import (
     Anime,
     Batch,
@@ -37,23 +36,17 @@ class BumpsAnimeVersion(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        self._catalogue_changed(self.anime_ids(form.instance))
+        bump_versions(anime_ids=self.anime_ids(form.instance))
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         ids = self.anime_ids(obj)
         super().delete_model(request, obj)
-        self._catalogue_changed(ids)
+        bump_versions(anime_ids=ids)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         ids = [pk for obj in queryset for pk in self.anime_ids(obj)]
         super().delete_queryset(request, queryset)
-        self._catalogue_changed(ids)
-
-    def _catalogue_changed(self, anime_ids: list[int]) -> None:
-        bump_versions(anime_ids=anime_ids)
-        # Also when no anime is concerned (a genre without anime was renamed): web
-        # processes keep what they read in memory until a change is announced.
-        nearcache.announce_change()
+        bump_versions(anime_ids=ids)
 
 
 @admin.register(Genre)

@@ -94,14 +94,17 @@ class NearCache:
     def changed(self) -> None:
         """Forget every stamp (the catalogue changed, or the channel may have missed it)."""
         with self._lock:
-            self.generation += 1
-            self._stamps.clear()
+            self._forget_stamps()
 
     def set_live(self, live: bool) -> None:
         with self._lock:
             self.live = live
-            self.generation += 1
-            self._stamps.clear()
+            self._forget_stamps()
+
+    def _forget_stamps(self) -> None:
+        # With the lock held. The generation tells a `stamp()` still loading that it missed this.
+        self.generation += 1
+        self._stamps.clear()
 
     # --- recent ---------------------------------------------------------------
     def recent(self, key: Hashable) -> Any:
@@ -138,8 +141,7 @@ class NearCache:
 
     def clear(self) -> None:
         with self._lock:
-            self.generation += 1
-            self._stamps.clear()
+            self._forget_stamps()
             self._recent.clear()
             self._pages.clear()
             self._bytes = 0

@@ -531,11 +531,11 @@ def episode_page(episode: Episode) -> EpisodePage:
 # --- Embed hosts (CSP frame-src) ----------------------------------------------------
 
 
-def embed_hosts(*, use_cache: bool = True) -> list[str]:
+def embed_hosts() -> list[str]:
     near = nearcache.current()
-    if use_cache and (hit := near.recent(EMBED_HOSTS_KEY)) is not None:
+    if (hit := near.recent(EMBED_HOSTS_KEY)) is not None:
         return hit
-    hosts = cache.get(EMBED_HOSTS_KEY) if use_cache else None
+    hosts = cache.get(EMBED_HOSTS_KEY)
     if hosts is None:
         hosts = sorted(
             {h for h in map(csp_host, EmbedHost.objects.values_list("host", flat=True)) if h}
