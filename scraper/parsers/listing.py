@@ -17,6 +17,7 @@ from .common import (
     clean,
     episode_number,
     first_number,
+    label_of,
     load_page,
     media_src,
     node_text,
@@ -344,7 +345,7 @@ def parse_search(html: str, url: str = "") -> SearchPage:
         genres: list[GenreRef] = []
         for row in item.css(".set"):
             label_text = node_text(row.css_first("b, strong"))
-            label = label_text.strip(":\uff1a").strip().lower()
+            label = label_of(label_text)
             # The text after the label, without the colon (which may be missing).
             value = clean(row.text())
             if label_text and value.startswith(label_text):
