@@ -150,6 +150,11 @@ class Episode(models.Model):
     created_at = models.DateTimeField(_("dibuat"), auto_now_add=True)
     updated_at = models.DateTimeField(_("diubah"), auto_now=True)
     last_scraped_at = models.DateTimeField(_("terakhir di-scrape"), null=True, blank=True)
+    # An episode listed on its anime's page whose own page could not be read yet (no post
+    # id, no links): every later update tries it again, with a growing pause, until it has it.
+    page_attempts = models.PositiveSmallIntegerField(_("percobaan halaman"), default=0)
+    page_retry_at = models.DateTimeField(_("coba lagi setelah"), null=True, blank=True)
+    page_error = models.CharField(_("galat halaman"), max_length=500, blank=True)
 
     objects = EpisodeQuerySet.as_manager()
 
@@ -259,6 +264,8 @@ class ScrapeRun(models.Model):
         FAILED = "failed", _("Gagal")
         INTERRUPTED = "interrupted", _("Dihentikan")
         SKIPPED = "skipped", _("Dilewati")
+        # Finished, but some pages could not be read: their data is still missing.
+        PARTIAL = "partial", _("Sebagian gagal")
 
     kind = models.CharField(_("jenis"), max_length=32, db_index=True)
     arguments = models.JSONField(_("argumen"), default=dict, blank=True)
@@ -276,6 +283,10 @@ class ScrapeRun(models.Model):
     unchanged = models.PositiveIntegerField(_("baris tetap"), default=0)
     error_count = models.PositiveIntegerField(_("jumlah galat"), default=0)
     errors = models.TextField(_("galat"), blank=True)
+    # Who runs it ("host:pid") and when it last showed it is alive: a run whose owner died
+    # (SIGKILL, OOM, reboot) is recognised and closed as interrupted.
+    owner = models.CharField(_("pemilik"), max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(_("detak terakhir"), null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -302,6 +313,10 @@ class EmbedHost(models.Model):
 
     host = models.CharField(_("host"), max_length=255, unique=True)
     first_seen = models.DateTimeField(_("pertama terlihat"), auto_now_add=True)
+    # Found by the scraper is not enough to be framed: an admin approves a new host (or it
+    # is listed in EMBED_HOSTS_ALLOWED), so the origin cannot widen our CSP on its own.
+    approved = models.BooleanField(_("disetujui"), default=False, db_index=True)
+    last_seen = models.DateTimeField(_("terakhir terlihat"), null=True, blank=True)
 
     class Meta:
         ordering = ["host"]
