@@ -10,14 +10,23 @@ Design in short:
   check happens before any connection. Links to any ``otakudesu.<tld>`` host (real pages
   link to whichever domain was current when they were written) are rewritten onto the
   current base by :meth:`OriginClient.origin_url`.
-* Each request attempt first passes a per-host min-interval rate limiter (thread-safe,
-  slots are reserved under a lock, sleeping happens outside it). Transport failures, 5xx
-  and 429 are retried a bounded number of times with exponential backoff and jitter, or
-  after ``Retry-After`` when the server says so; other 4xx fail at once (404 as
+* Each request attempt, retries included, first takes a slot of its host's request budget
+  (:mod:`scraper.budget`): one budget per host shared by every process and thread (on
+  Redis when configured). A client is in the ``crawl`` lane (waits for a free slot and
+  lets viewers go first) or the ``viewer`` lane (reserves a slot, but gives up with
+  :class:`BudgetExhausted` rather than wait more than ``max_budget_wait`` seconds in all).
+  Transport failures, 5xx and 429 are retried a bounded number of times with exponential
+  backoff and jitter, or after ``Retry-After`` when the server says so (which also pushes
+  the host's budget back for everybody); other 4xx fail at once (404 as
   :class:`NotFound`). Cloudflare challenge pages raise :class:`ChallengeError` and are
   never retried; a solver hands its cookies and User-Agent over via ``set_clearance``.
 * ``sleep`` and ``clock`` are injectable so tests check backoff and rate limiting without
-  waiting; cookies are persisted as JSON (atomic replace) so clearance survives restarts.
+  waiting (a client given its own clock gets a budget of its own on that clock).
+* Cookies and the User-Agent bound to a clearance live in a shared jar
+  (:func:`scraper.budget.shared_jar`: Redis, or ``cookie_path`` without Redis). A client
+  publishes only the cookies that changed in its own jar, stamped with when they changed,
+  and the jar keeps the newest of each: a client holding an old copy can never overwrite a
+  newer clearance. Before each request a client picks up what others published.
 """
 
 from __future__ import annotations
@@ -25,12 +34,9 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import http.cookiejar
-import json
 import logging
-import os
 import random
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -42,12 +48,26 @@ from typing import Any, Self
 
 import httpx
 
+from scraper.budget import (
+    UA_FIELD,
+    Budget,
+    JarState,
+    Lane,
+    LocalBudget,
+    SharedJar,
+    cookie_field,
+    shared_budget,
+    shared_jar,
+)
+
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "BudgetExhausted",
     "ChallengeError",
     "ClientError",
     "DisallowedHost",
     "FetchError",
+    "Lane",
     "NotFound",
     "OriginClient",
     "Page",
@@ -111,6 +131,17 @@ class ChallengeError(ClientError):
         super().__init__(message)
         self.url = url
         self.status = status
+
+
+class BudgetExhausted(ClientError):  # noqa: N818 -- reads better at the call sites
+    """No request slot toward ``host`` within the caller's wait limit (a viewer's request
+    when the origin's budget is spent); nothing was sent. Ask again in ``retry_after`` s."""
+
+    def __init__(self, message: str, *, url: str, host: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.url = url
+        self.host = host
+        self.retry_after = retry_after
 
 
 class DisallowedHost(ClientError):  # noqa: N818 -- name fixed by the issue's API
@@ -205,29 +236,6 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-class _RateLimiter:
-    """At most one request per ``interval`` seconds. A caller reserves the next free slot
-    under the lock and sleeps outside it, so concurrent threads queue up fairly."""
-
-    def __init__(
-        self, interval: float, clock: Callable[[], float], sleep: Callable[[float], Any]
-    ) -> None:
-        self._interval = interval
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._next_slot: float | None = None
-
-    def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            slot = now if self._next_slot is None else max(now, self._next_slot)
-            self._next_slot = slot + self._interval
-        wait = slot - now
-        if wait > 0:
-            self._sleep(wait)
-
-
 class OriginClient:
     """Polite, allowlisted HTTP client toward an otakudesu origin. See the module doc."""
 
@@ -249,6 +257,10 @@ class OriginClient:
         transport: httpx.BaseTransport | None = None,
         on_domain_move: Callable[[str, str], Any] | None = None,
         rng: random.Random | None = None,
+        lane: Lane = Lane.CRAWL,
+        max_budget_wait: float | None = None,
+        budget: Budget | None = None,
+        jar: SharedJar | None = None,
     ) -> None:
         base = httpx.URL(base_url)
         if base.scheme not in _DEFAULT_PORTS or not base.host:
@@ -265,13 +277,33 @@ class OriginClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
-        self._limiters: dict[_HostKey, _RateLimiter] = {}
+        self.lane = Lane(lane)
+        # A viewer's whole request (several origin requests, retries) waits at most this
+        # long for budget slots in total; None waits as long as it takes (crawls).
+        self.max_budget_wait = max_budget_wait
+        self._budget_left = max_budget_wait if max_budget_wait is not None else 0.0
+        self._budget: Budget | None = None
+        if self._interval:
+            if budget is not None:
+                self._budget = budget
+            elif clock is not time.monotonic:
+                # A test's clock: slots measured on it cannot be shared with real clients.
+                self._budget = LocalBudget(clock=clock)
+            else:
+                self._budget = shared_budget()
         self._origin_key = _host_key(base)
         # Hosts allowed at any port are stored with port 0.
         self._allowed: set[_HostKey] = {self._origin_key}
         # Bases we moved away from: links to them are rewritten like otakudesu domains.
         self._former_origins: set[_HostKey] = set()
         self._cookie_path = Path(cookie_path) if cookie_path is not None else None
+        if jar is None and self._cookie_path is not None:
+            jar = shared_jar(self._cookie_path)
+        self._jar = jar
+        self._jar_version: str | None = None
+        # What this client last read from or wrote to the shared jar, by field: a cookie
+        # whose value differs from it changed here and is published with a new stamp.
+        self._known: dict[str, dict[str, Any]] = {}
         self._saved_cookies: frozenset[tuple[Any, ...]] = frozenset()
         self._closed = False
 
@@ -385,22 +417,34 @@ class OriginClient:
             ]
         else:
             items = list(cookies)
+        stamp = time.time()
+        fresh: list[dict[str, Any]] = []
         for item in items:
-            self._http.cookies.jar.set_cookie(_make_cookie(item, default_domain=host))
-        with self._lock:
-            for name in ("Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform"):
-                self._http.headers.pop(name, None)
-            self._http.headers["User-Agent"] = user_agent
-            self._http.headers.update(_client_hints(user_agent))
+            cookie = _make_cookie(item, default_domain=host)
+            self._http.cookies.jar.set_cookie(cookie)
+            fresh.append({**_cookie_record(cookie), "set_at": stamp})
+        self._use_user_agent(user_agent)
+        # The UA is published with the cookies: the clearance is worthless with another.
+        fresh.append({"kind": UA_FIELD, "value": user_agent, "set_at": stamp})
         logger.info("clearance adopted: %d cookie(s), UA %s", len(items), user_agent)
-        self._save_cookies()
+        self._publish(fresh)
+
+    def sync_cookies(self) -> bool:
+        """Take what other clients published to the shared jar since we last looked
+        (a clearance solved in another process); True when anything was adopted."""
+        if self._jar is None:
+            return False
+        version = self._jar.version()
+        if version == self._jar_version:
+            return False
+        return self._apply(self._jar.load())
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         try:
-            self._save_cookies()
+            self._cookies_maybe_changed()
         finally:
             self._http.close()
 
@@ -433,16 +477,39 @@ class OriginClient:
                 host=host,
             )
 
-    def _limiter(self, key: _HostKey) -> _RateLimiter | None:
-        if not self._interval:
-            return None
-        with self._lock:
-            limiter = self._limiters.get(key)
-            if limiter is None:
-                limiter = self._limiters[key] = _RateLimiter(
-                    self._interval, self._clock, self._sleep
+    def _take_slot(self, url: httpx.URL) -> None:
+        """Wait for a slot of ``url``'s host in the shared budget (see the module doc)."""
+        if self._budget is None:
+            return
+        host = "{}:{}".format(*_host_key(url))
+        while True:
+            limited = self.max_budget_wait is not None
+            with self._lock:
+                max_wait = max(0.0, self._budget_left) if limited else None
+            grant = self._budget.take(
+                host, interval=self._interval, lane=self.lane, max_wait=max_wait
+            )
+            if grant.granted:
+                if limited:
+                    with self._lock:
+                        self._budget_left -= grant.wait
+                if grant.wait > 0:
+                    self._sleep(grant.wait)
+                return
+            if max_wait is not None and (self.lane == Lane.VIEWER or grant.wait > max_wait):
+                raise BudgetExhausted(
+                    f"no request slot toward {host} within {max_wait:.1f}s "
+                    f"(next in {grant.wait:.1f}s): the request budget is spent",
+                    url=str(url),
+                    host=host,
+                    retry_after=grant.wait,
                 )
-            return limiter
+            if limited:
+                with self._lock:
+                    self._budget_left -= grant.wait
+            # The crawl lane never reserves ahead: wait until a slot is free and ask again
+            # (a viewer may take it first, which is the point).
+            self._sleep(grant.wait)
 
     def _request(
         self,
@@ -491,12 +558,11 @@ class OriginClient:
         headers: Mapping[str, str],
         data: Mapping[str, str] | None,
     ) -> httpx.Response:
-        limiter = self._limiter(_host_key(url))
         attempts = 0
         while True:
             attempts += 1
-            if limiter is not None:
-                limiter.acquire()
+            self._take_slot(url)
+            self.sync_cookies()
             with self._lock:
                 self.request_count += 1
             try:
@@ -530,6 +596,9 @@ class OriginClient:
                         delay = self._backoff_delay(attempts)
                     else:
                         delay = min(retry_after, self.max_retry_after)
+                        if self._budget is not None and retry_after > 0:
+                            # The host asked everybody to slow down, not just this client.
+                            self._budget.penalize("{}:{}".format(*_host_key(url)), delay)
                 elif status in {404, 410}:
                     raise NotFound(
                         f"{method} {url}: HTTP {status} (not found)",
@@ -611,58 +680,94 @@ class OriginClient:
             (c.name, c.value, c.domain, c.path, c.expires) for c in self._cookie_list()
         )
 
-    def _cookies_maybe_changed(self) -> None:
-        if self._cookie_path is not None and self._cookie_snapshot() != self._saved_cookies:
-            self._save_cookies()
+    def _use_user_agent(self, user_agent: str) -> None:
+        with self._lock:
+            for name in ("Sec-CH-UA", "Sec-CH-UA-Mobile", "Sec-CH-UA-Platform"):
+                self._http.headers.pop(name, None)
+            self._http.headers["User-Agent"] = user_agent
+            self._http.headers.update(_client_hints(user_agent))
 
     def _load_cookies(self) -> None:
-        if self._cookie_path is None or not self._cookie_path.exists():
-            return
-        try:
-            records = json.loads(self._cookie_path.read_text(encoding="utf-8"))
-            now = time.time()
-            for record in records:
-                cookie = _make_cookie(record, default_domain="")
+        if self._jar is not None:
+            self._apply(self._jar.load())
+
+    def _apply(self, state: JarState) -> bool:
+        """Adopt every record of the shared jar newer than what this client knows."""
+        adopted = False
+        now = time.time()
+        with self._lock:
+            for field, record in state.records.items():
+                if not _is_newer(record, self._known.get(field)):
+                    continue
+                self._known[field] = record
+                if field == UA_FIELD:
+                    self._use_user_agent(str(record["value"]))
+                    adopted = True
+                    continue
+                try:
+                    cookie = _make_cookie(record, default_domain="")
+                except (ValueError, TypeError, KeyError) as exc:
+                    logger.warning("ignoring a damaged cookie record %r: %s", field, exc)
+                    continue
                 if not cookie.is_expired(now):
                     self._http.cookies.jar.set_cookie(cookie)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            # A damaged jar must not stop a crawl; at worst we look like a new visitor.
-            logger.warning("ignoring unreadable cookie file %s: %s", self._cookie_path, exc)
-        self._saved_cookies = self._cookie_snapshot()
+                    adopted = True
+            self._jar_version = state.version
+            self._saved_cookies = self._cookie_snapshot()
+        return adopted
 
-    def _save_cookies(self) -> None:
-        if self._cookie_path is None:
+    def _cookies_maybe_changed(self) -> None:
+        """Publish the cookies the origin set or changed in this client's jar."""
+        if self._jar is None:
             return
         with self._lock:
-            cookies = self._cookie_list()
-            snapshot = frozenset((c.name, c.value, c.domain, c.path, c.expires) for c in cookies)
-            records = [
-                {
-                    "name": c.name,
-                    "value": c.value,
-                    "domain": c.domain,
-                    "path": c.path,
-                    "expires": c.expires,
-                    "secure": c.secure,
-                    "httpOnly": c.has_nonstandard_attr("HttpOnly")
-                    or c.has_nonstandard_attr("httponly"),
-                    "hostOnly": not c.domain_specified,
-                }
-                for c in cookies
-            ]
-            path = self._cookie_path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Write-then-rename so a crash mid-write never leaves a truncated jar behind.
-            fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(records, handle, indent=1)
-                Path(tmp_name).replace(path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    Path(tmp_name).unlink()
-                raise
+            snapshot = self._cookie_snapshot()
+            if snapshot == self._saved_cookies:
+                return
+            stamp = time.time()
+            changed = []
+            for cookie in self._cookie_list():
+                record = _cookie_record(cookie)
+                field = cookie_field(record)
+                known = self._known.get(field)
+                if (
+                    known is None
+                    or known.get("value") != record["value"]
+                    or known.get("expires") != record["expires"]
+                ):
+                    changed.append({**record, "set_at": stamp})
             self._saved_cookies = snapshot
+        self._publish(changed)
+
+    def _publish(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        with self._lock:
+            for record in records:
+                key = UA_FIELD if record.get("kind") == UA_FIELD else cookie_field(record)
+                self._known[key] = record
+            self._saved_cookies = self._cookie_snapshot()
+        if self._jar is not None:
+            # Only what changed here, each cookie with its own stamp: the jar keeps the
+            # newest of each, so an old copy held by this client never wins.
+            self._jar.merge(records)
+
+
+def _is_newer(record: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:
+    return than is None or float(record.get("set_at") or 0) > float(than.get("set_at") or 0)
+
+
+def _cookie_record(c: http.cookiejar.Cookie) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "value": c.value,
+        "domain": c.domain,
+        "path": c.path,
+        "expires": c.expires,
+        "secure": c.secure,
+        "httpOnly": c.has_nonstandard_attr("HttpOnly") or c.has_nonstandard_attr("httponly"),
+        "hostOnly": not c.domain_specified,
+    }
 
 
 def _make_cookie(record: Mapping[str, Any], *, default_domain: str) -> http.cookiejar.Cookie:

@@ -19,6 +19,7 @@ from scraper.client import (
     ChallengeError,
     DisallowedHost,
     FetchError,
+    Lane,
     NotFound,
     OriginClient,
 )
@@ -97,7 +98,8 @@ def test_cookies_are_sent_back_persisted_and_reloaded(origin, fake_time, tmp_pat
     client.get("/lagi/")
     assert origin.seen("/lagi/")[0].headers.get("cookie") == "sesi=abc123"
     # Saved as soon as it changed, not only on close: a killed worker keeps its cookies.
-    assert any(c["name"] == "sesi" for c in json.loads(jar.read_text()))
+    # The file holds the jar's records (cookies and the clearance's User-Agent).
+    assert any(c.get("name") == "sesi" for c in json.loads(jar.read_text())["records"])
     client.close()
 
     with make_client(origin, fake_time, cookie_path=jar) as fresh:
@@ -242,10 +244,13 @@ def test_rate_limit_spaces_requests(origin, fake_time):
 
 def test_rate_limit_with_a_clock_that_does_not_advance(origin):
     # Threads sleeping concurrently do not advance each other's clock: slots must still
-    # be reserved one interval apart.
+    # be reserved one interval apart. The viewer lane reserves slots ahead (the crawl lane
+    # asks again after waiting, which a frozen clock would never let through).
     sleeps: list[float] = []
     origin.default("/", Reply(200, PAGE))
-    with OriginClient(origin.base_url, rate=4.0, sleep=sleeps.append, clock=lambda: 50.0) as client:
+    with OriginClient(
+        origin.base_url, rate=4.0, sleep=sleeps.append, clock=lambda: 50.0, lane=Lane.VIEWER
+    ) as client:
         for _ in range(4):
             client.get("/")
     assert sleeps == [0.25, 0.5, 0.75]
@@ -260,7 +265,9 @@ def test_rate_limit_holds_across_threads(origin):
             sleeps.append(seconds)
 
     origin.default("/", Reply(200, PAGE))
-    with OriginClient(origin.base_url, rate=4.0, sleep=record, clock=lambda: 50.0) as client:
+    with OriginClient(
+        origin.base_url, rate=4.0, sleep=record, clock=lambda: 50.0, lane=Lane.VIEWER
+    ) as client:
         threads = [threading.Thread(target=client.get, args=("/",)) for _ in range(6)]
         for thread in threads:
             thread.start()

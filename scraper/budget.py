@@ -1,0 +1,563 @@
+"""What every process that talks to the origin shares: one request budget per remote host,
+and the jar of Cloudflare clearance cookies (with the User-Agent they are bound to).
+
+Why: the web processes (viewers switching mirrors) and the worker (crawls) each used to
+build their own HTTP client with its own rate limiter and its own copy of
+``cookies.json``. Together they sent the origin many times the configured rate, and a web
+request could overwrite the worker's fresh clearance with its stale copy.
+
+Request budget
+    One "next free slot" time (a GCRA theoretical arrival time) per host: a slot is
+    ``1 / SCRAPER_RATE_LIMIT`` seconds long and every request attempt, retries included,
+    takes one. On Redis (``REDIS_URL`` set) the slots live in Redis and are taken by one
+    Lua script with Redis's own clock, so every process on every host agrees; without Redis
+    they live in this process (shared by all its threads and clients).
+
+    Two lanes share a host's budget:
+
+    * ``viewer`` (a mirror a viewer is waiting for) reserves the next free slot, however
+      far it is, unless that is more than ``max_wait`` seconds away: then nothing is
+      reserved and the caller is told when to come back (the view answers 503 at once).
+    * ``crawl`` (crawls, pre-resolving, health checks) never reserves a future slot: it
+      takes a slot only when one is free *now*, otherwise waits and asks again. Queued
+      viewers therefore always go first. While viewers were seen in the last
+      ``VIEWER_ACTIVE_SECONDS``, the crawl also keeps ``viewer_share`` of the budget free
+      (it spaces its own requests ``interval / (1 - share)`` apart), so an arriving viewer
+      usually finds a free slot at once.
+
+    An origin answering 429 with Retry-After pushes the host's next free slot that far
+    out for everybody (:meth:`Budget.penalize`).
+
+Clearance jar
+    Cookie records keyed by (domain, path, name), each stamped with the wall-clock time it
+    was set (``set_at``); merging keeps, per cookie, the newest stamp, so an older copy can
+    never replace a newer one. The User-Agent is a record of its own. In Redis (a hash,
+    merged by a Lua script, with a version counter clients poll cheaply) when Redis is
+    configured, with ``SCRAPER_COOKIE_PATH`` kept as a durable copy; in that file alone
+    otherwise (merged under an exclusive file lock).
+
+Django is only touched by :func:`shared_budget` and :func:`shared_jar`; the classes take
+what they need as arguments so the client can be used (and tested) without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = [
+    "VIEWER_ACTIVE_SECONDS",
+    "Budget",
+    "FileJar",
+    "Grant",
+    "JarState",
+    "Lane",
+    "LocalBudget",
+    "RedisBudget",
+    "RedisJar",
+    "SharedJar",
+    "cookie_field",
+    "local_budget",
+    "shared_budget",
+    "shared_jar",
+]
+
+logger = logging.getLogger("scraper.budget")
+
+# A viewer seen this recently makes the crawl keep its share of the budget free.
+VIEWER_ACTIVE_SECONDS = 30.0
+DEFAULT_VIEWER_SHARE = 0.5
+# Without a word from Redis for this long the budget falls back to this process's own.
+_WARN_EVERY = 60.0
+
+
+class Lane(StrEnum):
+    VIEWER = "viewer"
+    CRAWL = "crawl"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The budget's answer. ``granted``: the slot is ours, send after sleeping ``wait``
+    seconds. Not granted: nothing was reserved; ask again in ``wait`` seconds."""
+
+    granted: bool
+    wait: float
+
+
+class Budget(Protocol):
+    def take(
+        self, host: str, *, interval: float, lane: Lane, max_wait: float | None = None
+    ) -> Grant: ...
+
+    def penalize(self, host: str, seconds: float) -> None: ...
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+@dataclass
+class _HostSlots:
+    next_free: float = float("-inf")  # the theoretical arrival time of the next request
+    crawl_next: float = float("-inf")  # the crawl's own spacing while viewers are around
+    viewer_seen: float = float("-inf")
+
+
+class LocalBudget:
+    """The budget of one process: all its threads and clients share the slots of a host.
+    The clock is injectable for tests (the caller sleeps, not the budget)."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        viewer_share: float = DEFAULT_VIEWER_SHARE,
+    ) -> None:
+        self._clock = clock
+        self.viewer_share = viewer_share
+        self._lock = threading.Lock()
+        self._hosts: dict[str, _HostSlots] = {}
+
+    def take(
+        self, host: str, *, interval: float, lane: Lane, max_wait: float | None = None
+    ) -> Grant:
+        with self._lock:
+            now = self._clock()
+            slots = self._hosts.setdefault(host, _HostSlots())
+            return _decide(slots, now, interval, lane, max_wait, self.viewer_share)
+
+    def penalize(self, host: str, seconds: float) -> None:
+        with self._lock:
+            slots = self._hosts.setdefault(host, _HostSlots())
+            slots.next_free = max(slots.next_free, self._clock() + seconds)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hosts.clear()
+
+
+def _decide(  # noqa: PLR0917 -- a private rule with one caller
+    slots: _HostSlots,
+    now: float,
+    interval: float,
+    lane: Lane,
+    max_wait: float | None,
+    share: float,
+) -> Grant:
+    """The budget's rule (the Lua script below is the same rule on Redis)."""
+    if lane == Lane.VIEWER:
+        slot = max(now, slots.next_free)
+        wait = slot - now
+        if max_wait is not None and wait > max_wait:
+            return Grant(False, wait)
+        slots.next_free = slot + interval
+        slots.viewer_seen = now
+        return Grant(True, wait)
+    free = slots.next_free
+    if now - slots.viewer_seen < VIEWER_ACTIVE_SECONDS:
+        free = max(free, slots.crawl_next)
+    if free > now:
+        return Grant(False, free - now)
+    slots.next_free = now + interval
+    slots.crawl_next = now + interval / max(0.05, 1.0 - share)
+    return Grant(True, 0.0)
+
+
+_local = LocalBudget()
+
+
+def local_budget() -> LocalBudget:
+    """This process's budget (the fallback when Redis is not configured or unreachable)."""
+    return _local
+
+
+# --------------------------------------------------------------------------- Redis
+
+# KEYS: next_free, crawl_next, viewer_seen. ARGV: lane, interval, max_wait (-1: none),
+# share, active window. Times are Redis's clock in seconds (float strings: Lua numbers are
+# truncated to integers when returned, so results go back as strings).
+_TAKE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[2])
+local max_wait = tonumber(ARGV[3])
+local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
+local keep_ms = math.floor((interval + 60) * 1000)
+if ARGV[1] == 'viewer' then
+  local slot = math.max(now, next_free)
+  local wait = slot - now
+  if max_wait >= 0 and wait > max_wait then
+    return {0, tostring(wait)}
+  end
+  local keep = math.floor((wait + interval + 60) * 1000)
+  redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', keep)
+  redis.call('SET', KEYS[3], tostring(now), 'PX', math.floor(tonumber(ARGV[5]) * 1000))
+  return {1, tostring(wait)}
+end
+local free = next_free
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  free = math.max(free, tonumber(redis.call('GET', KEYS[2]) or '0'))
+end
+if free > now then
+  return {0, tostring(free - now)}
+end
+local share = tonumber(ARGV[4])
+local own = interval / math.max(0.05, 1 - share)
+redis.call('SET', KEYS[1], tostring(now + interval), 'PX', keep_ms)
+redis.call('SET', KEYS[2], tostring(now + own), 'PX', math.floor((own + 60) * 1000))
+return {1, '0'}
+"""
+
+_PENALIZE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local until_ = now + tonumber(ARGV[1])
+local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > next_free then
+  redis.call('SET', KEYS[1], tostring(until_), 'PX', math.floor((tonumber(ARGV[1]) + 60) * 1000))
+end
+return 1
+"""
+
+
+class _Warner:
+    """Log a fallback at most once a minute: an outage must not flood the log."""
+
+    def __init__(self) -> None:
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str, *args: object) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < _WARN_EVERY:
+                return
+            self._last = now
+        logger.warning(message, *args)
+
+
+class RedisBudget:
+    """The budget on Redis: every process using the same Redis (and key prefix) shares it.
+    When Redis fails, this process's :class:`LocalBudget` keeps the rate locally."""
+
+    def __init__(
+        self,
+        connection: Callable[[], Any],
+        *,
+        key: Callable[[str], str] = lambda name: name,
+        viewer_share: float = DEFAULT_VIEWER_SHARE,
+        fallback: LocalBudget | None = None,
+    ) -> None:
+        self._connection = connection
+        self._key = key
+        self.viewer_share = viewer_share
+        self._fallback = fallback or _local
+        self._scripts: dict[int, tuple[Any, Any]] = {}
+        self._warn = _Warner()
+
+    def _script(self) -> tuple[Any, Any, Any]:
+        conn = self._connection()
+        scripts = self._scripts.get(id(conn))
+        if scripts is None:
+            scripts = (conn.register_script(_TAKE_LUA), conn.register_script(_PENALIZE_LUA))
+            self._scripts[id(conn)] = scripts
+        return conn, *scripts
+
+    def _keys(self, host: str) -> list[str]:
+        base = f"scraper:budget:{host}"
+        return [self._key(f"{base}:next"), self._key(f"{base}:crawl"), self._key(f"{base}:viewer")]
+
+    def take(
+        self, host: str, *, interval: float, lane: Lane, max_wait: float | None = None
+    ) -> Grant:
+        try:
+            conn, take, _ = self._script()
+            granted, wait = take(
+                keys=self._keys(host),
+                args=[
+                    str(lane),
+                    repr(interval),
+                    repr(-1.0 if max_wait is None else max_wait),
+                    repr(self.viewer_share),
+                    repr(VIEWER_ACTIVE_SECONDS),
+                ],
+                client=conn,
+            )
+        except Exception as exc:  # redis errors, a frozen Redis's timeout...
+            self._warn("request budget: Redis unavailable (%s); limiting this process only", exc)
+            return self._fallback.take(host, interval=interval, lane=lane, max_wait=max_wait)
+        return Grant(bool(int(granted)), max(0.0, float(wait)))
+
+    def penalize(self, host: str, seconds: float) -> None:
+        try:
+            conn, _, penalize = self._script()
+            penalize(keys=self._keys(host)[:1], args=[repr(seconds)], client=conn)
+        except Exception as exc:
+            self._warn("request budget: Redis unavailable (%s); limiting this process only", exc)
+            self._fallback.penalize(host, seconds)
+
+
+# --------------------------------------------------------------------------- cookie jar
+
+
+def cookie_field(record: Mapping[str, Any]) -> str:
+    """A cookie's identity in the jar: domain, path and name (what a browser keys on)."""
+    return f"c|{record.get('domain') or ''}|{record.get('path') or '/'}|{record['name']}"
+
+
+UA_FIELD = "ua"
+
+
+@dataclass
+class JarState:
+    """The shared jar: field -> record (cookie records and the ``ua`` record, each with
+    its ``set_at``) and an opaque version that changes whenever anything was merged."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    version: str = ""
+
+
+class SharedJar(Protocol):
+    def load(self) -> JarState: ...
+
+    def version(self) -> str: ...
+
+    def merge(self, records: Iterable[Mapping[str, Any]]) -> None: ...
+
+
+def _field_of(record: Mapping[str, Any]) -> str:
+    return UA_FIELD if record.get("kind") == UA_FIELD else cookie_field(record)
+
+
+def _newer(record: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:
+    return than is None or float(record.get("set_at") or 0) > float(than.get("set_at") or 0)
+
+
+class FileJar:
+    """The jar in a JSON file (``SCRAPER_COOKIE_PATH``): merged under an exclusive lock
+    on a side file and replaced atomically, so processes sharing the file never lose a
+    newer cookie to an older copy. Reads the old format (a plain list of cookies) too."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def version(self) -> str:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return ""
+        return f"{stat.st_mtime_ns}:{stat.st_size}:{stat.st_ino}"
+
+    def load(self) -> JarState:
+        version = self.version()
+        return JarState(self._read(), version)
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            items = data if isinstance(data, list) else data.get("records", [])
+            records: dict[str, dict[str, Any]] = {}
+            for item in items:
+                if not isinstance(item, dict):
+                    raise TypeError("a record is not an object")
+                records[_field_of(item)] = dict(item)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # A damaged jar must not stop a crawl; at worst we look like a new visitor.
+            logger.warning("ignoring unreadable cookie file %s: %s", self.path, exc)
+            return {}
+        return records
+
+    def merge(self, records: Iterable[Mapping[str, Any]]) -> None:
+        incoming = list(records)
+        if not incoming:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = self._read()
+            changed = False
+            for record in incoming:
+                name = _field_of(record)
+                if _newer(record, current.get(name)):
+                    current[name] = dict(record)
+                    changed = True
+            if changed:
+                self._write(list(current.values()))
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        # Write-then-rename so a crash mid-write never leaves a truncated jar behind.
+        fd, tmp_name = tempfile.mkstemp(prefix=self.path.name + ".", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump({"format": 2, "records": records}, handle, indent=1)
+            Path(tmp_name).replace(self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                Path(tmp_name).unlink()
+            raise
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# KEYS: records hash, stamps hash, version. ARGV: (field, set_at, json) triples.
+_MERGE_LUA = """
+local changed = 0
+for i = 1, #ARGV, 3 do
+  local cur = redis.call('HGET', KEYS[2], ARGV[i])
+  if (not cur) or tonumber(cur) < tonumber(ARGV[i + 1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+    changed = changed + 1
+  end
+end
+if changed > 0 then
+  return redis.call('INCR', KEYS[3])
+end
+return -1
+"""
+
+
+class RedisJar:
+    """The jar in Redis, shared by every process; ``backup`` (the cookie file) keeps a
+    durable copy and seeds Redis when its copy is gone (flushed, evicted). Falls back to
+    the file when Redis fails."""
+
+    def __init__(
+        self,
+        connection: Callable[[], Any],
+        *,
+        key: Callable[[str], str] = lambda name: name,
+        backup: FileJar | None = None,
+    ) -> None:
+        self._connection = connection
+        self._names = [key("scraper:jar:records"), key("scraper:jar:stamps"), key("scraper:jar:v")]
+        self.backup = backup
+        self._warn = _Warner()
+
+    def version(self) -> str:
+        try:
+            value = self._connection().get(self._names[2])
+        except Exception as exc:
+            self._warn("cookie jar: Redis unavailable (%s); using the file", exc)
+            return "file:" + (self.backup.version() if self.backup else "")
+        return _text(value)
+
+    def load(self) -> JarState:
+        try:
+            conn = self._connection()
+            pipe = conn.pipeline(transaction=True)
+            pipe.hgetall(self._names[0])
+            pipe.get(self._names[2])
+            raw, version = pipe.execute()
+            if not raw and self.backup is not None:
+                seed = self.backup.load().records
+                if seed:
+                    self.merge(seed.values(), backup=False)
+                    pipe = conn.pipeline(transaction=True)
+                    pipe.hgetall(self._names[0])
+                    pipe.get(self._names[2])
+                    raw, version = pipe.execute()
+        except Exception as exc:
+            self._warn("cookie jar: Redis unavailable (%s); using the file", exc)
+            if self.backup is None:
+                return JarState()
+            state = self.backup.load()
+            return JarState(state.records, "file:" + state.version)
+        records: dict[str, dict[str, Any]] = {}
+        for name, value in raw.items():
+            with contextlib.suppress(ValueError, TypeError):
+                records[name.decode() if isinstance(name, bytes) else name] = json.loads(value)
+        return JarState(records, _text(version))
+
+    def merge(self, records: Iterable[Mapping[str, Any]], *, backup: bool = True) -> None:
+        incoming = list(records)
+        if not incoming:
+            return
+        args: list[str] = []
+        for record in incoming:
+            args += [_field_of(record), repr(float(record.get("set_at") or 0)), json.dumps(record)]
+        try:
+            conn = self._connection()
+            conn.eval(_MERGE_LUA, 3, *self._names, *args)
+        except Exception as exc:
+            self._warn("cookie jar: Redis unavailable (%s); using the file", exc)
+        if backup and self.backup is not None:
+            try:
+                self.backup.merge(incoming)
+            except OSError as exc:
+                logger.warning("could not write the cookie file %s: %s", self.backup.path, exc)
+
+
+# --------------------------------------------------------------------------- from settings
+
+
+def _redis_configured() -> bool:
+    from django.conf import settings
+
+    if not settings.configured:
+        return False
+    backend = str(settings.CACHES.get("default", {}).get("BACKEND", ""))
+    return backend.startswith("django_redis")
+
+
+def _redis_parts() -> tuple[Callable[[], Any], Callable[[str], str]]:
+    from django.core.cache import cache
+    from django_redis import get_redis_connection
+
+    return (lambda: get_redis_connection("default")), cache.make_key
+
+
+_shared_lock = threading.Lock()
+_shared: dict[str, Any] = {}
+
+
+def shared_budget() -> Budget:
+    """The budget every client of this deployment shares: on Redis when the cache is
+    django-redis (``REDIS_URL``), else this process's own."""
+    from django.conf import settings
+
+    try:
+        redis_on = _redis_configured()
+        share = float(getattr(settings, "SCRAPER_VIEWER_SHARE", DEFAULT_VIEWER_SHARE))
+    except Exception:  # Django not set up (a script using the client on its own)
+        redis_on, share = False, DEFAULT_VIEWER_SHARE
+    if not redis_on:
+        _local.viewer_share = share
+        return _local
+    with _shared_lock:
+        budget = _shared.get("budget")
+        if budget is None or budget.viewer_share != share:
+            connection, key = _redis_parts()
+            budget = _shared["budget"] = RedisBudget(connection, key=key, viewer_share=share)
+        return budget
+
+
+def shared_jar(path: Path) -> SharedJar:
+    """The clearance jar: Redis (with ``path`` as its durable copy) when configured, else
+    the file at ``path``."""
+    try:
+        redis_on = _redis_configured()
+    except Exception:
+        redis_on = False
+    if not redis_on:
+        return FileJar(path)
+    connection, key = _redis_parts()
+    return RedisJar(connection, key=key, backup=FileJar(path))
