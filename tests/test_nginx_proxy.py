@@ -47,6 +47,8 @@ def nginx_test_config(tmp_path: Path, *, listen_port: int, web_port: int, static
         "listen 80 default_server;": f"listen 127.0.0.1:{listen_port} default_server;",
         "listen [::]:80 default_server;": "",
         "alias /srv/static/;": f"alias {static_dir}/;",
+        # No TLS in this test (tests/test_tls_proxy.py covers it): include nothing.
+        "include /etc/nginx/tls/*.conf;": "",
     }
     for old, new in swaps.items():
         assert text.count(old) == 1, f"{old!r} not found once in {NGINX_CONF}"
