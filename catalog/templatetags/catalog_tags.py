@@ -34,9 +34,14 @@ def day_label(day: str) -> str:
 
 @register.simple_tag(takes_context=True)
 def page_url(context: Any, number: int) -> str:
-    """The current URL's query string with `page` replaced (keeps ?q= on search pages)."""
+    """The current URL's query string with `page` replaced (keeps ?q= on search pages).
+
+    Cached pages build it from the parameters they were keyed on (views.cached_page's
+    `page_query`), not from the request's: a page shared through the cache must not carry
+    the first viewer's trackers or cache-busters in its links."""
     request = context["request"]
-    params = request.GET.copy()
+    page_query = context.get("page_query")
+    params = page_query.copy() if page_query is not None else request.GET.copy()
     if number == 1:
         params.pop("page", None)
     else:

@@ -1,0 +1,187 @@
+"""Issue 11 item 12: a query string must not mint cache entries, and the cache Redis is
+bounded and kept apart from the task broker's data.
+
+Through real gunicorn (deploy/gunicorn.conf.py) and a private Redis: 2,000 requests with
+odd query strings add at most a handful of keys; the Compose file's cache Redis has a
+memory limit and an LRU policy while the broker's never evicts; a cache Redis started with
+the shipped settings and filled past its limit keeps serving while the broker's keys stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.edge_helpers import (
+    COMPOSE_FILE,
+    compose_services,
+    crawled_site_env,
+    option,
+    redis_bytes,
+    redis_command_args,
+)
+from tests.fake_origin import FakeOrigin
+from tests.procs import Redis, Web, running, start_gunicorn, start_redis
+
+pytestmark = pytest.mark.operation
+
+
+@dataclass
+class Site:
+    web: Web
+    cache: Redis
+    broker: Redis
+    anime_slug: str
+    env: dict[str, str]
+
+
+def dbsize(redis: Redis, db: int = 0) -> int:
+    import redis as redis_py
+
+    client = redis_py.Redis(port=redis.port, db=db, socket_timeout=10)
+    try:
+        return int(client.dbsize())
+    finally:
+        client.close()
+
+
+def cache_redis_args() -> list[str]:
+    """The shipped cache Redis settings (docker-compose.yml) that matter for these tests."""
+    args = redis_command_args(compose_services()["redis-cache"])
+    return ["--maxmemory", option(args, "maxmemory") or "", "--maxmemory-policy",
+            option(args, "maxmemory-policy") or ""]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp_path = tmp_path_factory.mktemp("cachekeys")
+    broker = start_redis(tmp_path)
+    cache = start_redis(tmp_path)
+    with running(broker, cache), FakeOrigin(seed=3, size=12) as origin:
+        env = crawled_site_env(
+            tmp_path,
+            origin.base_url,
+            REDIS_URL=broker.url(0),
+            CACHE_REDIS_URL=cache.url(0),
+        )
+        web = start_gunicorn(env, tmp_path, workers=2)
+        with running(web):
+            yield Site(web, cache, broker, sorted(origin.truth.anime)[0], env)
+
+
+def odd_urls(anime_slug: str, count: int) -> Iterator[str]:
+    """What crawlers, ad trackers and cache-busters send: the same pages under ever new
+    query strings, plus equivalent spellings of the parameters pages do read."""
+    pages = [
+        "/?v={n}",
+        "/ongoing/?utm_source=x{n}",
+        "/ongoing/?page=1&fbclid={n}",
+        "/ongoing/?page=0001&v={n}",
+        "/completed/?_={n}",
+        f"/anime/{anime_slug}/?v={{n}}",
+        "/genres/?ref={n}",
+        "/jadwal/?x={n}&y={n}",
+        "/search/?q=%20{spaces}Pedang{spaces}&v={n}",
+        "/search/?q=PEDANG&amp;{n}",
+    ]
+    for n in range(count):
+        template = pages[n % len(pages)]
+        yield template.format(n=n, spaces=" " * (n % 3))
+
+
+def test_odd_query_strings_add_at_most_a_handful_of_cache_keys(site: Site) -> None:
+    with httpx.Client(base_url=site.web.url, headers={"Host": "localhost"}, timeout=30) as c:
+        # Each distinct page once, so its entry exists before counting.
+        for url in list(odd_urls(site.anime_slug, 10)):
+            assert c.get(url).status_code == 200, url
+        # Both servers: wherever the pages land, what counts is what the 2,000 requests add.
+        before = dbsize(site.cache) + dbsize(site.broker)
+        statuses = [c.get(url).status_code for url in odd_urls(site.anime_slug, 2000)]
+        after = dbsize(site.cache) + dbsize(site.broker)
+    assert statuses.count(200) == len(statuses), sorted(set(statuses))
+    assert after - before <= 5, f"2,000 odd query strings added {after - before} cache keys"
+
+
+def test_a_strangers_query_string_is_not_echoed_in_the_shared_page(site: Site) -> None:
+    page = site.web.get("/ongoing/?page=1&tracker=stranger-value").text
+    assert "stranger-value" not in page
+    # The page a later viewer gets from the cache does not carry it either.
+    assert "stranger-value" not in site.web.get("/ongoing/").text
+    assert "stranger-value" not in site.web.get("/ongoing/?other=1").text
+
+
+def test_page_numbers_stay_distinct_and_invalid_ones_are_404(site: Site) -> None:
+    first = site.web.get("/completed/?page=1").text
+    assert site.web.get("/completed/?page=001").text == first
+    for bad in ("abc", "0", "-1", "1.5", "99999999999"):
+        assert site.web.get(f"/completed/?page={bad}").status_code == 404, bad
+
+
+def test_search_spellings_share_one_entry(site: Site) -> None:
+    site.web.get("/search/?q=robot")
+    before = dbsize(site.cache) + dbsize(site.broker)
+    for spelling in ("Robot", " robot ", "ROBOT", "robot&x=1", "robot&page=1"):
+        assert site.web.get(f"/search/?q={spelling}").status_code == 200
+    assert dbsize(site.cache) + dbsize(site.broker) - before <= 1
+
+
+def test_the_cache_and_the_broker_live_in_separate_redis(site: Site) -> None:
+    """Pages go to CACHE_REDIS_URL, not to the broker's Redis (REDIS_URL)."""
+    site.web.get("/jadwal/?sep=1")
+    assert dbsize(site.cache) > 0
+    broker_keys = site.broker.cli("KEYS", "*page:*")
+    assert "page:" not in broker_keys
+
+
+def test_compose_bounds_the_cache_redis_and_never_evicts_the_broker() -> None:
+    services = compose_services()
+    assert {"redis", "redis-cache"} <= set(services), sorted(services)
+    cache_args = redis_command_args(services["redis-cache"])
+    broker_args = redis_command_args(services["redis"])
+    # A limit (0 would mean none) that leaves room for a useful cache.
+    assert redis_bytes(option(cache_args, "maxmemory") or "0") >= 32 * 1024**2, cache_args
+    assert option(cache_args, "maxmemory-policy") in {"allkeys-lru", "allkeys-lfu"}
+    assert option(broker_args, "maxmemory-policy") == "noeviction"
+    text = COMPOSE_FILE.read_text()
+    # web and worker: cache on the bounded Redis, broker on the other one.
+    assert "CACHE_REDIS_URL: redis://redis-cache:6379/0" in text
+    assert "REDIS_URL: redis://redis:6379/0" in text
+
+
+def test_a_full_cache_redis_keeps_serving_and_the_broker_keeps_its_keys(
+    tmp_path: Path,
+) -> None:
+    """Fill a cache Redis started with the shipped limit (scaled down to 4 MB so the test
+    stays cheap) far past it: pages still answer 200, nothing is refused, and the broker's
+    queue (another Redis) is untouched."""
+    args = cache_redis_args()
+    assert args[3] in {"allkeys-lru", "allkeys-lfu"}
+    cache = start_redis(tmp_path, extra_args=["--maxmemory", "4mb", "--maxmemory-policy", args[3]])
+    broker = start_redis(tmp_path, extra_args=["--maxmemory-policy", "noeviction"])
+    with running(cache, broker), FakeOrigin(seed=4, size=4) as origin:
+        import redis as redis_py
+
+        queue = redis_py.Redis(port=broker.port, socket_timeout=10)
+        queue.rpush("django_q:otakusite:q", *[f"task-{i}" for i in range(100)])
+        env = crawled_site_env(
+            tmp_path, origin.base_url, REDIS_URL=broker.url(0), CACHE_REDIS_URL=cache.url(0)
+        )
+        filler = redis_py.Redis(port=cache.port, socket_timeout=10)
+        blob = b"x" * 65536
+        for i in range(200):  # ~13 MB into a 4 MB cache: LRU evicts instead of refusing
+            filler.set(f"filler:{i}", blob)
+        assert int(filler.info("memory")["used_memory"]) <= 6 * 1024 * 1024
+        web = start_gunicorn(env, tmp_path, workers=1)
+        with running(web):
+            for path in ("/", "/ongoing/", "/jadwal/", "/genres/", "/anime/"):
+                assert web.get(path).status_code == 200, path
+            for i in range(200):
+                filler.set(f"filler2:{i}", blob)
+            assert web.get("/completed/").status_code == 200
+            assert "OOM" not in web.log_text()
+        assert queue.llen("django_q:otakusite:q") == 100
+        assert int(filler.info("stats")["evicted_keys"]) > 0
