@@ -1,36 +1,85 @@
 """Overlap locks for background work, kept in Django's cache.
 
 ``cache.add`` only stores a key that is absent, atomically on Redis (and within one
-process on the local-memory cache), so it doubles as a mutex. Each lock has a timeout so
-a worker that dies mid-crawl does not block that crawl forever, and a random token so a
-holder only ever releases (or extends) its own lock, never one a later run took after
-ours expired.
+process on the local-memory cache), so it doubles as a mutex. The value names its holder
+(a random token, the owner ``host:pid``, since when, and the ScrapeRun it runs), so a
+skipped run can say who holds the lock and a holder only ever releases (or extends) its own
+lock, never one a later run took after ours expired.
 
-With the local-memory cache (development without Redis) the lock only covers one
-process; :mod:`scraper.tasks` therefore also refuses to start while a recent run of the
-same kind is still marked running in the database.
+Locks live briefly (``SCRAPER_RUN_STALE_SECONDS``, two minutes by default) and the run's
+heartbeat (:mod:`scraper.runs`) refreshes them: a holder killed on another host blocks the
+work for that long at most, and one killed on this host not at all, since ``acquire`` takes
+over a lock whose holder ``is_dead`` says is gone.
+
+They are kept in the ``coordination`` cache when the settings define one (the broker's
+Redis, which never evicts), else in ``default``. With the local-memory cache (development
+without Redis) a lock only covers one process; :func:`scraper.runs.claim` therefore also
+refuses to start while a live run of the same work is recorded in the database.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import BaseCache, caches
 
-__all__ = ["CacheLock", "acquire", "held", "is_held", "lock_key"]
+__all__ = [
+    "CacheLock",
+    "LockHolder",
+    "acquire",
+    "held",
+    "holder",
+    "is_held",
+    "lock_key",
+    "owner_id",
+]
 
 logger = logging.getLogger("scraper.locks")
 
 KEY_PREFIX = "scraper:lock:"
+HOST = socket.gethostname()
+# How long a takeover of a dead holder's lock is reserved for the process doing it.
+TAKEOVER_SECONDS = 60
+
+
+def owner_id() -> str:
+    """``host:pid`` of this process (read each time: django-q forks its workers)."""
+    return f"{HOST}:{os.getpid()}"
 
 
 def lock_key(name: str) -> str:
     return KEY_PREFIX + name
+
+
+def _cache() -> BaseCache:
+    return caches["coordination" if "coordination" in settings.CACHES else "default"]
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a lock, as stored in it."""
+
+    token: str
+    owner: str = ""  # "host:pid"; empty for a lock of an older version (a bare token)
+    since: float = 0.0  # time.time() when taken
+    run: int | None = None  # the ScrapeRun id, once the run exists
+
+    @classmethod
+    def of(cls, value: Any) -> LockHolder | None:
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            return cls(**{k: value.get(k) for k in ("token", "owner", "since", "run")})
+        return cls(token=str(value))
 
 
 @dataclass
@@ -40,6 +89,7 @@ class CacheLock:
     name: str
     token: str
     timeout: int
+    value: dict[str, Any] = field(default_factory=dict, repr=False)
     _last_refresh: float = field(default=0.0, repr=False)
 
     @property
@@ -47,47 +97,85 @@ class CacheLock:
         return lock_key(self.name)
 
     def owned(self) -> bool:
-        return cache.get(self.key) == self.token
+        current = LockHolder.of(_cache().get(self.key))
+        return current is not None and current.token == self.token
 
     def refresh(self, *, min_gap: float = 30.0) -> bool:
-        """Extend the lock by its timeout (at most every ``min_gap`` seconds, so calling
-        this from a per-page progress hook stays cheap). False if the lock is no longer
-        ours: it expired and maybe someone else holds it now."""
+        """Extend the lock by its timeout (at most every ``min_gap`` seconds). False if
+        the lock is no longer ours: it expired or was taken over, maybe someone else holds
+        it now."""
         now = time.monotonic()
         if self._last_refresh and now - self._last_refresh < min_gap:
             return True
         self._last_refresh = now
         if not self.owned():
-            logger.warning("lock %s expired while its run was still going", self.name)
+            logger.warning("lock %s is no longer ours while its run was still going", self.name)
             return False
-        return bool(cache.touch(self.key, self.timeout))
+        return bool(_cache().touch(self.key, self.timeout))
+
+    def attach(self, run_id: int) -> None:
+        """Record the ScrapeRun this lock is for (a skipped run names it)."""
+        if self.owned():
+            self.value["run"] = run_id
+            _cache().set(self.key, self.value, self.timeout)
 
     def release(self) -> bool:
         """Delete the lock if it is still ours. The get-then-delete is not atomic, but a
         foreign token could only appear in between if ours expired at that very moment."""
         if not self.owned():
             return False
-        cache.delete(self.key)
+        _cache().delete(self.key)
         return True
 
 
-def acquire(name: str, *, timeout: int) -> CacheLock | None:
-    """Take the lock ``name`` for ``timeout`` seconds, or None if somebody holds it."""
+def acquire(
+    name: str,
+    *,
+    timeout: int | None = None,
+    is_dead: Callable[[LockHolder], bool] | None = None,
+) -> CacheLock | None:
+    """Take the lock ``name`` for ``timeout`` seconds, or None if a live holder has it.
+
+    A holder that ``is_dead`` reports gone loses the lock to us: the takeover is reserved
+    by a second ``add`` on a key naming the dead holder's token, so of several processes
+    finding the same dead holder only one takes its place."""
+    timeout = int(timeout or getattr(settings, "SCRAPER_RUN_STALE_SECONDS", 120))
     token = secrets.token_hex(16)
-    if not cache.add(lock_key(name), token, timeout):
-        return None
-    lock = CacheLock(name=name, token=token, timeout=timeout)
+    value = asdict(LockHolder(token=token, owner=owner_id(), since=time.time()))
+    store, key = _cache(), lock_key(name)
+    if not store.add(key, value, timeout):
+        current = store.get(key)
+        holder_now = LockHolder.of(current)
+        if holder_now is None:
+            # Expired (or released) between our add and our get: one more try.
+            if not store.add(key, value, timeout):
+                return None
+        elif is_dead is not None and is_dead(holder_now):
+            if not store.add(f"{key}:takeover:{holder_now.token}", 1, TAKEOVER_SECONDS):
+                return None
+            if store.get(key) == current:
+                store.delete(key)
+            if not store.add(key, value, timeout):
+                return None
+            logger.warning("lock %s taken over from %s, whose process is gone", name, holder_now)
+        else:
+            return None
+    lock = CacheLock(name=name, token=token, timeout=timeout, value=value)
     lock._last_refresh = time.monotonic()
     return lock
 
 
+def holder(name: str) -> LockHolder | None:
+    return LockHolder.of(_cache().get(lock_key(name)))
+
+
 def is_held(name: str) -> bool:
-    return cache.get(lock_key(name)) is not None
+    return _cache().get(lock_key(name)) is not None
 
 
 @contextmanager
-def held(name: str, *, timeout: int) -> Iterator[CacheLock | None]:
-    """``with held("crawl:ongoing", timeout=3600) as lock:`` — lock is None when taken."""
+def held(name: str, *, timeout: int | None = None) -> Iterator[CacheLock | None]:
+    """``with held("check_mirrors") as lock:`` — lock is None when somebody holds it."""
     lock = acquire(name, timeout=timeout)
     try:
         yield lock

@@ -2,8 +2,9 @@
 
 Tasks take only simple, picklable arguments (they travel through Redis or the ORM
 broker) and delegate to the crawls and services. Every call leaves a ScrapeRun, also when
-it skips because the same work is already running: an operator reading the admin sees
-each scheduled tick and what became of it.
+it skips because the same work is already running (the skip names that run, since when
+and its owner): an operator reading the admin sees each scheduled tick and what became of
+it. Who may run, liveness and stop requests: scraper.runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import ScrapeRun
-from scraper import locks
+from scraper import runs
 
 __all__ = [
     "check_mirrors_task",
@@ -30,22 +31,15 @@ __all__ = [
 
 logger = logging.getLogger("scraper.tasks")
 
-# Lock lifetimes: long enough for a normal run (the crawl refreshes its lock on every
-# page anyway), short enough that a dead worker blocks the next runs only briefly.
-_LOCK_TIMEOUTS = {"ongoing": 3600, "anime": 1800, "episode": 900}
-RESOLVE_LOCK_TIMEOUT = 3600
-CHECK_LOCK_TIMEOUT = 3 * 3600
-
 
 def crawl_lock_name(kind: str, slug: str | None = None) -> str:
-    return f"crawl:{kind}:{slug}" if slug else f"crawl:{kind}"
+    return runs.lock_name(kind, slug)
 
 
 def crawl_lock_timeout(kind: str) -> int:
-    """A full crawl may legitimately take as long as django-q lets a task live."""
-    if kind == "full":
-        return int(settings.Q_CLUSTER.get("timeout") or 6 * 3600)
-    return _LOCK_TIMEOUTS.get(kind, 3600)
+    """How long a lock lives without its heartbeat (the same for every kind): a lock's
+    holder refreshes it every SCRAPER_HEARTBEAT_SECONDS while it runs."""
+    return int(runs.stale_seconds())
 
 
 def _max_age(options: dict[str, Any]) -> datetime.timedelta | None:
@@ -72,6 +66,7 @@ def _finished(kind: str, arguments: dict[str, Any], status: str, message: str) -
         status=status,
         errors=message,
         error_count=int(status == ScrapeRun.Status.FAILED),
+        owner=runs.owner_id(),
     )
 
 
@@ -79,15 +74,36 @@ def _skip(kind: str, arguments: dict[str, Any], reason: str) -> ScrapeRun:
     return _finished(kind, arguments, ScrapeRun.Status.SKIPPED, reason)
 
 
-def _running_elsewhere(kind: str, timeout: int) -> ScrapeRun | None:
-    """A recent run of ``kind`` still marked running: a manual ``manage.py scrape`` or,
-    with the per-process local-memory cache, a crawl in another worker process."""
-    since = timezone.now() - datetime.timedelta(seconds=timeout)
-    return (
-        ScrapeRun.objects.filter(kind=kind, status=ScrapeRun.Status.RUNNING, started_at__gte=since)
-        .order_by("-started_at")
-        .first()
-    )
+def skip_message(kind: str, blocker: str) -> str:
+    """``skipped: another ongoing crawl is already running (run #12 since …, owner …)``."""
+    return f"skipped: another {kind} crawl is already running ({blocker})"
+
+
+class RunResult(int):
+    """A crawl task's result: the ScrapeRun id (callers look the run up with it) whose
+    text names the run's outcome, so django-q's task list tells a partial run (some pages
+    failed) from an ok one without opening the run. (Item 2 of issue 11, AREA=repair.)"""
+
+    status: str
+    error_count: int
+
+    def __new__(cls, run: ScrapeRun) -> RunResult:
+        return _run_result(run.pk, str(run.status), run.error_count)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled into the broker and the task table: rebuilt from plain values.
+        return (_run_result, (int(self), self.status, self.error_count))
+
+    def __str__(self) -> str:
+        return f"run #{int(self)} {self.status} ({self.error_count} errors)"
+
+    __repr__ = __str__
+
+
+def _run_result(pk: int, status: str, error_count: int) -> RunResult:
+    result = int.__new__(RunResult, pk)
+    result.status, result.error_count = status, error_count
+    return result
 
 
 def crawl_task(kind: str, **options: Any) -> int | None:
@@ -95,9 +111,10 @@ def crawl_task(kind: str, **options: Any) -> int | None:
 
     ``options``: ``base_url``, ``slug``, ``limit``, ``max_age`` (seconds) or
     ``max_age_hours``, ``dry_run``. A fatal crawl error is re-raised after the crawl has
-    marked its run failed, so django-q lists the task as failed too.
+    marked its run failed, so django-q lists the task as failed too. A crawl stopped by
+    SIGTERM (the worker stopping) returns normally: its run says ``interrupted``.
     """
-    from scraper.crawl import run_crawl
+    from scraper.crawl import CrawlStopped, run_crawl
 
     options = dict(options)
     max_age = _max_age(options)
@@ -105,81 +122,83 @@ def crawl_task(kind: str, **options: Any) -> int | None:
     arguments = {k: v for k, v in options.items() if v is not None}
     if max_age is not None:
         arguments["max_age"] = max_age.total_seconds()
-    name, timeout = crawl_lock_name(kind, slug), crawl_lock_timeout(kind)
-    lock = locks.acquire(name, timeout=timeout)
-    if lock is None:
-        return _skip(kind, arguments, f"skipped: another {kind} crawl is already running").pk
-    try:
-        if not slug:
-            other = _running_elsewhere(kind, timeout)
-            if other is not None:
-                return _skip(
-                    kind,
-                    arguments,
-                    f"skipped: another {kind} crawl is already running "
-                    f"(run #{other.pk} since {other.started_at:%Y-%m-%d %H:%M})",
-                ).pk
-
-        def heartbeat(_event: object) -> None:
-            lock.refresh()
-
-        try:
-            run = run_crawl(kind, max_age=max_age, progress=heartbeat, **options)
-        except (ValueError, TypeError) as exc:
-            # A schedule with bad arguments: still leave a trace the admin shows.
-            _finished(kind, arguments, ScrapeRun.Status.FAILED, f"fatal: {exc}")
-            raise
-        logger.info(
-            "%s crawl finished: %s (%d created, %d updated, %d errors)",
-            kind,
-            run.status,
-            run.created,
-            run.updated,
-            run.error_count,
-        )
-        return run.pk
-    finally:
-        lock.release()
-
-
-@contextmanager
-def recorded_run(kind: str, arguments: dict[str, Any]) -> Iterator[ScrapeRun]:
-    """A ScrapeRun around non-crawl work: ok when the block ends, failed (with the error
-    text) when it raises. The block may set the run's counts and errors."""
-    run = ScrapeRun.objects.create(
-        kind=kind, arguments=arguments, base_url=settings.OTAKUDESU_BASE_URL
+    if kind in {"anime", "episode"} and not slug:
+        # A schedule with bad arguments: still leave a trace the admin shows.
+        message = f"fatal: crawl {kind} needs a slug"
+        _finished(kind, arguments, ScrapeRun.Status.FAILED, message)
+        raise ValueError(message)
+    claim = runs.claim(
+        kind,
+        lock=crawl_lock_name(kind, slug),
+        arguments=arguments,
+        base_url=options.get("base_url") or "",
+        slug=slug,
     )
-    try:
-        yield run
-    except BaseException as exc:
-        run.status = (
-            ScrapeRun.Status.INTERRUPTED
-            if isinstance(exc, KeyboardInterrupt)
-            else ScrapeRun.Status.FAILED
-        )
-        run.error_count += 1
-        run.errors = "\n".join(filter(None, [run.errors, f"fatal: {type(exc).__name__}: {exc}"]))
-        run.finished_at = timezone.now()
-        run.save()
-        raise
-    if run.status == ScrapeRun.Status.RUNNING:
-        run.status = ScrapeRun.Status.OK
+    if claim.run is None:
+        return _skip(kind, arguments, skip_message(kind, claim.blocker or "")).pk
+    with claim.alive():
+        try:
+            run = run_crawl(
+                kind, max_age=max_age, run=claim.run, should_stop=claim.stop_reason, **options
+            )
+        except CrawlStopped as exc:
+            logger.warning("%s crawl stopped: %s", kind, exc)
+            return exc.run.pk if exc.run is not None else claim.run.pk
+        except Exception as exc:
+            # Bad arguments of a schedule, or a bug: the run still says what happened
+            # (a CrawlError has already been recorded by the crawl itself).
+            if claim.run.status == ScrapeRun.Status.RUNNING:
+                _close(claim.run, ScrapeRun.Status.FAILED, f"fatal: {exc}")
+            raise
+    logger.info(
+        "%s crawl finished: %s (%d created, %d updated, %d errors)",
+        kind,
+        run.status,
+        run.created,
+        run.updated,
+        run.error_count,
+    )
+    if run.status == ScrapeRun.Status.PARTIAL:
+        logger.warning("%s crawl partial: %s", kind, run.errors[:2000])
+    return RunResult(run)
+
+
+def _close(run: ScrapeRun, status: str, message: str) -> None:
+    run.status = status
+    run.error_count += 1
+    run.errors = "\n".join(filter(None, [run.errors, message]))
     run.finished_at = timezone.now()
     run.save()
 
 
-def _locked(
-    kind: str, timeout: int, arguments: dict[str, Any], work: Callable[[ScrapeRun], None]
-) -> int:
-    lock = locks.acquire(kind, timeout=timeout)
-    if lock is None:
-        return _skip(kind, arguments, f"skipped: {kind} is already running").pk
+@contextmanager
+def recorded_run(run: ScrapeRun) -> Iterator[ScrapeRun]:
+    """Around non-crawl work in a claimed ``run``: ok when the block ends, failed (with
+    the error text) when it raises. The block may set the run's counts and errors."""
     try:
-        with recorded_run(kind, arguments) as run:
-            work(run)
-        return run.pk
-    finally:
-        lock.release()
+        yield run
+    except BaseException as exc:
+        status = (
+            ScrapeRun.Status.INTERRUPTED
+            if isinstance(exc, KeyboardInterrupt)
+            else ScrapeRun.Status.FAILED
+        )
+        _close(run, status, f"fatal: {type(exc).__name__}: {exc}")
+        raise
+    if run.status == ScrapeRun.Status.RUNNING:
+        run.status = ScrapeRun.Status.OK
+    run.finished_at = timezone.now()
+    run.heartbeat_at = run.finished_at
+    run.save()
+
+
+def _locked(kind: str, arguments: dict[str, Any], work: Callable[[ScrapeRun], None]) -> int:
+    claim = runs.claim(kind, lock=kind, arguments=arguments)
+    if claim.run is None:
+        return _skip(kind, arguments, f"skipped: {kind} is already running ({claim.blocker})").pk
+    with claim.alive(), recorded_run(claim.run) as run:
+        work(run)
+    return run.pk
 
 
 def resolve_recent_task(recent: int = 50) -> int:
@@ -195,7 +214,7 @@ def resolve_recent_task(recent: int = 50) -> int:
         if failed:
             run.errors = f"{failed} mirror(s) could not be resolved (see each link's last error)"
 
-    return _locked("resolve_recent", RESOLVE_LOCK_TIMEOUT, {"recent": recent}, work)
+    return _locked("resolve_recent", {"recent": recent}, work)
 
 
 def check_mirrors_task(limit: int | None = None) -> int:
@@ -213,4 +232,4 @@ def check_mirrors_task(limit: int | None = None) -> int:
         run.errors = summary.describe()
 
     arguments = {"limit": limit} if limit is not None else {}
-    return _locked("check_mirrors", CHECK_LOCK_TIMEOUT, arguments, work)
+    return _locked("check_mirrors", arguments, work)

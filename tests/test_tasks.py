@@ -86,9 +86,11 @@ def origin() -> Iterator[FakeOrigin]:
 def fake_run_crawl(calls: list[dict[str, Any]]):
     def run_crawl(kind: str, **options: Any) -> ScrapeRun:
         calls.append({"kind": kind, **options})
-        if options.get("progress"):
-            options["progress"](object())
-        return ScrapeRun.objects.create(kind=kind, status=ScrapeRun.Status.OK)
+        # The task hands over the running ScrapeRun it claimed.
+        run = options["run"]
+        run.status = ScrapeRun.Status.OK
+        run.save()
+        return run
 
     return run_crawl
 
@@ -101,7 +103,8 @@ def test_second_crawl_while_the_lock_is_held_is_skipped_and_says_so(
 ) -> None:
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr("scraper.crawl.run_crawl", fake_run_crawl(calls))
-    # Another worker's crawl holds the lock.
+    # Another worker's crawl holds the lock (a lock of the version before holders were
+    # named: a bare token, respected until it expires).
     assert cache.add(locks.lock_key(tasks.crawl_lock_name("ongoing")), "other-worker", 600)
 
     run = ScrapeRun.objects.get(pk=tasks.crawl_task("ongoing"))
@@ -115,42 +118,55 @@ def test_second_crawl_while_the_lock_is_held_is_skipped_and_says_so(
     assert cache.get(locks.lock_key("crawl:ongoing")) == "other-worker"
 
 
-def test_lock_of_a_dead_worker_expires_and_the_next_crawl_runs(
+def test_lock_of_a_worker_on_another_host_expires_after_the_stale_bound(
     locmem_clock: LocmemClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Its process cannot be checked from here: only its heartbeat-refreshed lifetime ends it.
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr("scraper.crawl.run_crawl", fake_run_crawl(calls))
-    dead = locks.acquire(
-        tasks.crawl_lock_name("ongoing"), timeout=tasks.crawl_lock_timeout("ongoing")
-    )
-    assert dead is not None
+    timeout = tasks.crawl_lock_timeout("ongoing")
+    assert timeout <= 300  # minutes, not the hours of a task's timeout
+    holder = {"token": "t0", "owner": "other-host:4242", "since": locmem_clock.now, "run": None}
+    assert cache.add(locks.lock_key("crawl:ongoing"), holder, timeout)
 
-    locmem_clock.now += tasks.crawl_lock_timeout("ongoing") - 1
+    locmem_clock.now += timeout - 1
     skipped = ScrapeRun.objects.get(pk=tasks.crawl_task("ongoing"))
     assert skipped.status == ScrapeRun.Status.SKIPPED
+    assert "other-host:4242" in skipped.errors
 
     locmem_clock.now += 2
     ran = ScrapeRun.objects.get(pk=tasks.crawl_task("ongoing"))
     assert ran.status == ScrapeRun.Status.OK
     assert [c["kind"] for c in calls] == ["ongoing"]
-    # The dead worker, were it to wake up, cannot release a lock that is no longer its own.
+    # The other worker, were it to wake up, cannot release a lock that is no longer its own.
     assert locks.acquire("crawl:ongoing", timeout=60) is not None
-    assert dead.release() is False
+    stale = locks.CacheLock(name="crawl:ongoing", token="t0", timeout=timeout)
+    assert stale.release() is False
+    assert stale.refresh(min_gap=0) is False
     assert locks.is_held("crawl:ongoing")
 
 
-def test_lock_is_released_after_a_run_and_refreshed_while_it_runs(
+def test_lock_is_released_after_a_run_and_refreshed_by_the_heartbeat_while_it_runs(
     locmem_clock: LocmemClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from scraper.runs import Heartbeat
+
     timeout = tasks.crawl_lock_timeout("ongoing")
 
     def long_crawl(kind: str, **options: Any) -> ScrapeRun:
-        # Pages keep coming for longer than the lock's lifetime: progress refreshes it.
+        # The crawl goes on for longer than the lock's lifetime: each beat refreshes it.
+        run, lock = options["run"], locks.holder("crawl:ongoing")
+        assert lock is not None
+        assert lock.run == run.pk
+        beat = Heartbeat(run.pk, locks.CacheLock("crawl:ongoing", lock.token, timeout), 1)
         for _ in range(3):
             locmem_clock.now += timeout - 10
-            options["progress"](object())
+            beat.beat()
+            assert beat.lost is None
             assert locks.is_held("crawl:ongoing")
-        return ScrapeRun.objects.create(kind=kind, status=ScrapeRun.Status.OK)
+        run.status = ScrapeRun.Status.OK
+        run.save()
+        return run
 
     monkeypatch.setattr("scraper.crawl.run_crawl", long_crawl)
     tasks.crawl_task("ongoing")

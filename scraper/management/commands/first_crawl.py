@@ -8,7 +8,6 @@ queued (a restarted `make run` or web container must not queue it twice).
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from django.core.cache import cache
@@ -17,9 +16,9 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_chain
 
-from catalog.models import Anime, ScrapeRun
-from scraper import locks
-from scraper.tasks import crawl_lock_name, crawl_lock_timeout
+from catalog.models import Anime
+from scraper import locks, runs
+from scraper.tasks import crawl_lock_name
 
 GROUP = "first_crawl"
 QUEUED_MARKER = "scraper:first_crawl:queued"
@@ -46,10 +45,8 @@ def why_not() -> str | None:
     for kind in ("ongoing", "full"):
         if locks.is_held(crawl_lock_name(kind)):
             return f"a {kind} crawl is already running"
-        since = timezone.now() - datetime.timedelta(seconds=crawl_lock_timeout(kind))
-        run = ScrapeRun.objects.filter(
-            kind=kind, status=ScrapeRun.Status.RUNNING, started_at__gte=since
-        ).first()
+        # A live run only: one whose process died is closed as interrupted here.
+        run = runs.live_run(kind)
         if run is not None:
             return f"a {kind} crawl is already running (run #{run.pk})"
     if _queued():
