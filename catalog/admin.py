@@ -12,8 +12,10 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from catalog.models import (
     Anime,
@@ -162,11 +164,48 @@ class DownloadLinkInline(admin.TabularInline):
     fields = ["format", "quality", "provider", "url", "size_text", "size_bytes", "position"]
 
 
+class PageMissingFilter(admin.SimpleListFilter):
+    """Episodes stored from their anime's page whose own page (mirrors, downloads) could
+    not be read: retried by the updates with a growing pause, up to a limit; past it they
+    wait for an operator (fix the cause, then crawl the anime or use the action below)."""
+
+    title = _("halaman episode")
+    parameter_name = "page_missing"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("yes", _("data halaman belum ada")),
+            ("retrying", _("belum ada, dicoba lagi otomatis")),
+            ("stopped", _("belum ada, berhenti dicoba (perlu operator)")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Episode]) -> QuerySet[Episode]:
+        from scraper.services import PAGE_RETRY_LIMIT
+
+        missing = queryset.filter(post_id__isnull=True)
+        if self.value() == "yes":
+            return missing
+        if self.value() == "retrying":
+            return missing.filter(page_attempts__lt=PAGE_RETRY_LIMIT)
+        if self.value() == "stopped":
+            return missing.filter(page_attempts__gte=PAGE_RETRY_LIMIT)
+        return queryset
+
+
 @admin.register(Episode)
 class EpisodeAdmin(BumpsAnimeVersion):
-    list_display = ["title", "anime", "number", "published_on", "post_id", "last_scraped_at"]
+    list_display = [
+        "title",
+        "anime",
+        "number",
+        "published_on",
+        "post_id",
+        "page_attempts",
+        "last_scraped_at",
+    ]
     list_select_related = ["anime"]
-    list_filter = ["anime__status", "published_on"]
+    list_filter = [PageMissingFilter, "anime__status", "published_on"]
+    actions = ["retry_page_now"]
     search_fields = ["title", "slug", "anime__title"]
     raw_id_fields = ["anime"]
     readonly_fields = ["created_at", "updated_at"]
@@ -177,6 +216,22 @@ class EpisodeAdmin(BumpsAnimeVersion):
 
     def anime_ids(self, obj: Episode) -> list[int]:
         return [obj.anime_id]
+
+    @admin.action(description=_("Ambil ulang halaman episode pada pembaruan berikutnya"))
+    def retry_page_now(self, request: HttpRequest, queryset: QuerySet[Episode]) -> None:
+        # Bookkeeping only (the page shows nothing of it): the next update fetches them.
+        n = queryset.filter(post_id__isnull=True).update(
+            page_attempts=0, page_retry_at=timezone.now(), page_error=""
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(n)d episode diambil ulang pada pembaruan berikutnya.",
+                "%(n)d episode diambil ulang pada pembaruan berikutnya.",
+                n,
+            )
+            % {"n": n},
+        )
 
 
 @admin.register(Batch)
@@ -231,7 +286,7 @@ class ScrapeRunAdmin(admin.ModelAdmin):
     list_display = [
         "started_at",
         "kind",
-        "status",
+        "status_label",
         "dry_run",
         "pages_fetched",
         "requests_made",
@@ -245,6 +300,16 @@ class ScrapeRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "dry_run", "started_at"]
     search_fields = ["kind", "errors", "base_url"]
     ordering = ["-started_at", "-id"]
+
+    class Media:
+        css = {"all": ["css/admin-runs.css"]}  # the status colours (no inline styles: CSP)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_label(self, obj: ScrapeRun) -> str:
+        # A coloured label: a partial run (some pages failed) must not look like an ok one.
+        return format_html(
+            '<span class="run-status run-status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
 
     # A run is a record of what happened: nobody edits history.
     def has_add_permission(self, request: HttpRequest) -> bool:

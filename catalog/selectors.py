@@ -179,7 +179,10 @@ def site_status(*, use_cache: bool = True) -> SiteStatus:
         return hit
     # One query: the newest run, with the newest successful finish as a subquery.
     last_ok = (
-        ScrapeRun.objects.filter(status=ScrapeRun.Status.OK, finished_at__isnull=False)
+        # A partial run (some pages failed) still brought the catalogue up to date.
+        ScrapeRun.objects.filter(
+            status__in=[ScrapeRun.Status.OK, ScrapeRun.Status.PARTIAL], finished_at__isnull=False
+        )
         .order_by("-finished_at")
         .values("finished_at")[:1]
     )

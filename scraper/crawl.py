@@ -9,8 +9,11 @@
 - anime SLUG / episode SLUG: one of each.
 
 Every run is recorded in a ScrapeRun (not in a dry run, which writes nothing). A page
-that fails to parse or to download is an error of the run and leaves its anime as it was;
-only a failure of the crawl's entry page, or an unsolved challenge, stops the run.
+that fails to parse or to download is an error of the run (which ends `partial`, not `ok`)
+and leaves its anime as it was; only a failure of the crawl's entry page, or an unsolved
+challenge, stops the run. An episode whose own page failed is stored from its anime's
+page without mirrors and downloads and is tried again by later updates, with a growing
+pause (scraper.services.page_due), until its page is read.
 """
 
 from __future__ import annotations
@@ -30,7 +33,14 @@ from scraper import parsers
 from scraper.client import ChallengeError, ClientError, FetchError, OriginClient, Page
 from scraper.parsers import ParseError
 from scraper.parsers.types import AnimeCard, AnimeDetail, EpisodePage
-from scraper.services import AnimeBundle, Counts, ingest_anime, make_client
+from scraper.services import (
+    AnimeBundle,
+    Counts,
+    anime_with_pages_due,
+    ingest_anime,
+    make_client,
+    page_due,
+)
 
 __all__ = ["CrawlError", "ProgressEvent", "make_client", "run_crawl"]
 
@@ -183,8 +193,11 @@ class Crawler:
             self.recorder.error(f"anime {slug}: {exc}")
             return None
         episodes: list[EpisodePage] = []
+        failed: dict[str, str] = {}
         if other_episodes:
-            episodes = self._episode_pages(detail, refresh=refresh_episodes, have=extra_episode)
+            episodes, failed = self._episode_pages(
+                detail, refresh=refresh_episodes, have=extra_episode
+            )
         batch = None
         wants_batch = refresh_episodes or self._is_new_batch(detail)
         if detail.batch is not None and other_episodes and wants_batch:
@@ -196,7 +209,7 @@ class Crawler:
                 self.recorder.error(f"batch {detail.batch.slug}: {exc}")
         if extra_episode is not None:
             episodes.append(extra_episode)
-        bundle = AnimeBundle(detail, episodes, batch, release_day)
+        bundle = AnimeBundle(detail, episodes, batch, release_day, failed_episodes=failed)
         counts = self._ingest(bundle)
         self.recorder.counts.add(counts)
         return counts
@@ -212,23 +225,29 @@ class Crawler:
         *,
         refresh: bool,
         have: EpisodePage | None,
-    ) -> list[EpisodePage]:
+    ) -> tuple[list[EpisodePage], dict[str, str]]:
+        """The episode pages to store with this anime, and the ones that failed (slug ->
+        error). A refresh asks for every page; an update only for new episodes and for
+        those still without their page's data whose next try is due."""
         slugs = [ref.slug for ref in detail.episodes if have is None or ref.slug != have.slug]
         if not refresh:
-            complete = set(
-                Episode.objects.filter(slug__in=slugs, post_id__isnull=False).values_list(
-                    "slug", flat=True
-                )
+            now = timezone.now()
+            stored = Episode.objects.filter(slug__in=slugs).values_list(
+                "slug", "post_id", "page_attempts", "page_retry_at"
             )
-            slugs = [s for s in slugs if s not in complete]
+            skip = {row[0] for row in stored if not page_due(*row[1:], now)}
+            slugs = [s for s in slugs if s not in skip]
         pages = []
+        failed: dict[str, str] = {}
         for slug in slugs:
             try:
                 pages.append(self.parsed(f"/episode/{slug}/", parsers.parse_episode))
             except (ParseError, FetchError) as exc:
-                # The anime and its other episodes still go in; this one stays as it was.
+                # The anime and its other episodes still go in; this one keeps what it had
+                # and, lacking its page's data, is tried again by a later update.
                 self.recorder.error(f"episode {slug}: {exc}")
-        return pages
+                failed[slug] = f"{type(exc).__name__}: {exc}"
+        return pages, failed
 
     def _ingest(self, bundle: AnimeBundle) -> Counts:
         if not self.dry_run:
@@ -253,8 +272,13 @@ class Crawler:
         refs = index.anime[: self.limit] if self.limit else index.anime
         self.total = len(refs)
         fresh = self._recently_scraped([r.slug for r in refs])
+        # A recently scraped anime with an episode page due for another try is still
+        # visited, as an update: its detail and only those pages.
+        repair = fresh & set(anime_with_pages_due()) if fresh else set()
         for ref in refs:
-            if ref.slug in fresh:
+            if ref.slug in repair:
+                self.crawl_anime(ref.slug, refresh_episodes=False, release_day=days.get(ref.slug))
+            elif ref.slug in fresh:
                 self.recorder.counts.unchanged += 1
             else:
                 self.crawl_anime(ref.slug, refresh_episodes=True, release_day=days.get(ref.slug))
@@ -301,6 +325,10 @@ class Crawler:
             if not self._collect(listing.cards, todo, completed=False):
                 break
             page_no, last = page_no + 1, listing.last_page
+        # Anime whose cards show nothing new but that have an episode without its page's
+        # data, due for another try (one query): crawl_anime fetches only those pages.
+        for slug in anime_with_pages_due():
+            todo.setdefault(slug, None)
         slugs = list(todo)[: self.limit] if self.limit else list(todo)
         self.total = len(slugs)
         for slug in slugs:
@@ -403,6 +431,9 @@ def run_crawl(
     finally:
         if own_client:
             client.close()
-    run = recorder.finish(ScrapeRun.Status.OK, client)
+    # Pages that failed (recorded as errors: an episode, a batch, an anime's detail...)
+    # make the run partial, so the admin, the command's exit code and the task say so.
+    status = ScrapeRun.Status.PARTIAL if recorder.errors else ScrapeRun.Status.OK
+    run = recorder.finish(status, client)
     run.changes = crawler.changes  # type: ignore[attr-defined]
     return run

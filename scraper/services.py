@@ -56,6 +56,15 @@ STALE_NONCE_STATUSES = frozenset(
 ACTIONS_TTL = 7 * 24 * 3600
 RESOLVED_FRESH_FOR = datetime.timedelta(hours=6)
 
+# An episode listed on its anime's page whose own page failed (5xx after the client's
+# retries, or a layout the parser does not know) is tried again by later updates: after
+# 10 minutes, then twice as long after each further failure, at most a day apart; after
+# PAGE_RETRY_LIMIT failures only an operator's crawl of its anime tries it (the admin's
+# "page missing" filter lists it). Roughly two weeks of automatic tries.
+PAGE_RETRY_FIRST = datetime.timedelta(minutes=10)
+PAGE_RETRY_LONGEST = datetime.timedelta(days=1)
+PAGE_RETRY_LIMIT = 20
+
 
 # --------------------------------------------------------------------------- counting
 
@@ -86,13 +95,20 @@ class AnimeBundle:
     episodes: list[EpisodePage] = field(default_factory=list)
     batch: BatchPage | None = None
     release_day: str | None = None
+    # Episode pages that were asked for and failed: slug -> why. Recorded on the episode
+    # rows in the same transaction, so a later update tries them again (and a dry run,
+    # rolled back, records nothing).
+    failed_episodes: Mapping[str, str] = field(default_factory=dict)
 
 
 def current_base_url() -> str:
     """Where the catalogue came from: the last successful crawl's origin (it may have been
     given with --base-url or reached after a domain move), else the configured one."""
     latest = (
-        ScrapeRun.objects.filter(status=ScrapeRun.Status.OK, dry_run=False)
+        # A partial run (some pages failed) reached the origin all the same.
+        ScrapeRun.objects.filter(
+            status__in=[ScrapeRun.Status.OK, ScrapeRun.Status.PARTIAL], dry_run=False
+        )
         .exclude(base_url="")
         .order_by("-finished_at")
         .values_list("base_url", flat=True)
@@ -486,6 +502,67 @@ def _sync_episode_links(episodes: dict[str, Episode], pages: list[EpisodePage], 
     )
 
 
+def page_retry_delay(attempts: int) -> datetime.timedelta:
+    """The pause after an episode page's `attempts`-th failure in a row."""
+    if attempts > PAGE_RETRY_LIMIT:  # keeps the power small; the cap is reached long before
+        return PAGE_RETRY_LONGEST
+    return min(PAGE_RETRY_FIRST * 2 ** max(attempts - 1, 0), PAGE_RETRY_LONGEST)
+
+
+def page_due(
+    post_id: int | None,
+    attempts: int,
+    retry_at: datetime.datetime | None,
+    now: datetime.datetime,
+) -> bool:
+    """Whether an episode's page should be fetched by an update (not a full refresh):
+    it lacks the page's data, and its pause after the last failure is over, and the
+    automatic tries are not used up. Never tried at all (retry_at NULL) counts as due."""
+    return post_id is None and attempts < PAGE_RETRY_LIMIT and (retry_at is None or retry_at <= now)
+
+
+def page_due_filter(now: datetime.datetime) -> models.Q:
+    """`page_due` as a query filter on Episode."""
+    return models.Q(post_id__isnull=True, page_attempts__lt=PAGE_RETRY_LIMIT) & (
+        models.Q(page_retry_at__isnull=True) | models.Q(page_retry_at__lte=now)
+    )
+
+
+def anime_with_pages_due(now: datetime.datetime | None = None) -> list[str]:
+    """Slugs of the anime that have an episode whose page is due for another try (one
+    query; the updates add these anime to their work)."""
+    due = Episode.objects.filter(page_due_filter(now or timezone.now()))
+    return sorted(set(due.values_list("anime__slug", flat=True)))
+
+
+def _record_page_results(
+    episodes: dict[str, Episode], bundle: AnimeBundle, now: datetime.datetime
+) -> None:
+    """Bookkeeping of the episode pages this bundle asked for: a page read clears the
+    retry state; a failed one on an episode still without its page's data counts one more
+    attempt and sets the next try. (A failure on an episode that has its data from an
+    earlier crawl only stays an error of the run: it has nothing to repair.)"""
+    to_update: list[Episode] = []
+    for page in bundle.episodes:
+        episode = episodes.get(page.slug)
+        if episode is not None and (
+            episode.page_attempts or episode.page_retry_at or episode.page_error
+        ):
+            episode.page_attempts, episode.page_retry_at, episode.page_error = 0, None, ""
+            to_update.append(episode)
+    for slug, error in bundle.failed_episodes.items():
+        episode = episodes.get(slug)
+        if episode is None or episode.post_id is not None:
+            continue
+        episode.page_attempts = min(episode.page_attempts + 1, 32767)
+        episode.page_retry_at = now + page_retry_delay(episode.page_attempts)
+        episode.page_error = error[:500]
+        to_update.append(episode)
+    if to_update:
+        # Bookkeeping only: not counted as a change, no new updated_at, no cache bump.
+        Episode.objects.bulk_update(to_update, ["page_attempts", "page_retry_at", "page_error"])
+
+
 def _upsert_batch(anime: Anime, page: BatchPage, counts: Counts) -> None:
     batch = Batch.objects.filter(slug=page.slug).first()
     if batch is None:
@@ -524,12 +601,13 @@ def ingest_anime(*, bundle: AnimeBundle, now: datetime.datetime | None = None) -
             counts.updated += 0 if created else 1
     episodes = _upsert_episodes(anime, bundle, counts)
     _sync_episode_links(episodes, bundle.episodes, counts)
+    stamp = now or timezone.now()
+    _record_page_results(episodes, bundle, stamp)
     if bundle.batch is not None:
         _upsert_batch(anime, bundle.batch, counts)
     remember_embed_hosts(p.default_embed_url for p in bundle.episodes)
     if bundle.episodes:
         remember_mirror_actions(bundle.episodes[0])
-    stamp = now or timezone.now()
     # Bookkeeping only: .update() leaves updated_at and the cache version alone.
     Anime.objects.filter(pk=anime.pk).update(last_scraped_at=stamp)
     Episode.objects.filter(slug__in=[p.slug for p in bundle.episodes]).update(last_scraped_at=stamp)

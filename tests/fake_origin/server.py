@@ -194,6 +194,7 @@ class FakeOrigin:
         self._nonces: dict[str, float] = {}
         self._nonce_counter = 0
         self._layout_changed: set[str] = set()
+        self._failing: dict[str, int] = {}  # path -> status served instead of the page
         self._challenge_seed: str | None = None
         self._challenge_token: str | None = None
         self._challenge_count = 0
@@ -318,6 +319,14 @@ class FakeOrigin:
                 raise ValueError(f"not a page kind or path: {item!r}")
         with self._lock:
             self._layout_changed = items
+
+    def fail_paths(self, paths: Iterable[str] = (), status: int = 503) -> None:
+        """Answer these exact paths (``"/episode/<slug>/"``) with ``status`` on every
+        request, retries included, until called again; ``fail_paths(())`` heals them.
+        Unlike :meth:`faults` (which always lets a retry through) this is an outage of
+        one page that outlasts a client's retries."""
+        with self._lock:
+            self._failing = dict.fromkeys(paths, status)
 
     def challenge(self, enabled: bool = True, status: int = 403) -> None:
         """Cloudflare-style JS challenge on every origin request without a valid cookie."""
@@ -616,6 +625,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(301, "", headers=[("Location", location)], with_body=body)
             return
 
+        with origin._lock:
+            failing = origin._failing.get(path)
+        if failing is not None:
+            text = f"<html><body><h1>Error {failing}</h1><p>origin trouble</p></body></html>"
+            self._send(failing, text, with_body=body)
+            return
         with origin._lock:
             kind, html = origin._route(base, path, query)
             if html is None:

@@ -8,8 +8,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog.models import ScrapeRun
 from scraper.crawl import KINDS, CrawlError, run_crawl
 from scraper.progress import ProgressPrinter
+
+# Exit status 2: the run finished but some pages failed (status "partial"); the errors
+# are printed. Distinct from 1 (a fatal error: nothing or little was done) so a cron job
+# or a script can tell "look at it" from "it did not run".
+EXIT_PARTIAL = 2
 
 
 def duration(text: str) -> datetime.timedelta:
@@ -24,7 +30,12 @@ def duration(text: str) -> datetime.timedelta:
 
 
 class Command(BaseCommand):
-    help = "Crawl the otakudesu origin into the catalogue."
+    help = (
+        "Crawl the otakudesu origin into the catalogue. Exit status: 0 ok; "
+        f"{EXIT_PARTIAL} partial (the run finished but some pages failed: their errors are "
+        "printed, and episodes whose page failed are retried by later updates); "
+        "1 a fatal error; 130 interrupted."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("kind", choices=KINDS)
@@ -66,3 +77,5 @@ class Command(BaseCommand):
         )
         if run.errors:
             self.stderr.write(run.errors)
+        if run.status == ScrapeRun.Status.PARTIAL:
+            sys.exit(EXIT_PARTIAL)
