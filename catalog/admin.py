@@ -295,10 +295,14 @@ class ScrapeRunAdmin(admin.ModelAdmin):
         "unchanged",
         "error_count",
         "finished_at",
+        # Who runs it and its last sign of life: a running run whose heartbeat is older
+        # than SCRAPER_RUN_STALE_SECONDS is dead and gets closed as interrupted.
+        "owner",
+        "heartbeat_at",
     ]
     # A date filter, not date_hierarchy: the latter needs MySQL's time zone tables.
     list_filter = ["status", "kind", "dry_run", "started_at"]
-    search_fields = ["kind", "errors", "base_url"]
+    search_fields = ["kind", "errors", "base_url", "owner"]
     ordering = ["-started_at", "-id"]
 
     class Media:

@@ -51,9 +51,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "django.contrib.humanize",
-    "django_q",
     "catalog",
+    # Before django_q: its `qcluster` command replaces django-q2's (a crawl stops on SIGTERM).
     "scraper",
+    "django_q",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +234,11 @@ OTAKUDESU_BASE_URL = os.environ.get("OTAKUDESU_BASE_URL", "https://otakudesu.blo
 SCRAPER_RATE_LIMIT = float(os.environ.get("SCRAPER_RATE_LIMIT", "2"))
 SCRAPER_TIMEOUT = float(os.environ.get("SCRAPER_TIMEOUT", "20"))
 SCRAPER_RETRIES = int(os.environ.get("SCRAPER_RETRIES", "4"))
+# A run in progress writes its heartbeat (and refreshes its lock) every
+# SCRAPER_HEARTBEAT_SECONDS; one silent for SCRAPER_RUN_STALE_SECONDS is dead (closed as
+# interrupted, its lock free). A dead process on the same host is recognised at once.
+SCRAPER_HEARTBEAT_SECONDS = float(os.environ.get("SCRAPER_HEARTBEAT_SECONDS", "15"))
+SCRAPER_RUN_STALE_SECONDS = float(os.environ.get("SCRAPER_RUN_STALE_SECONDS", "120"))
 SCRAPER_COOKIE_PATH = Path(os.environ.get("SCRAPER_COOKIE_PATH", VAR_DIR / "cookies.json"))
 SCRAPER_UPDATE_MINUTES = int(os.environ.get("SCRAPER_UPDATE_MINUTES", "30"))
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -31,6 +31,7 @@ from django.utils import timezone
 from catalog.models import Anime, Batch, Episode, ScrapeRun
 from scraper import parsers
 from scraper.client import ChallengeError, ClientError, FetchError, OriginClient, Page
+from scraper.locks import owner_id
 from scraper.parsers import ParseError
 from scraper.parsers.types import AnimeCard, AnimeDetail, EpisodePage
 from scraper.services import (
@@ -42,7 +43,7 @@ from scraper.services import (
     page_due,
 )
 
-__all__ = ["CrawlError", "ProgressEvent", "make_client", "run_crawl"]
+__all__ = ["CrawlError", "CrawlStopped", "ProgressEvent", "make_client", "run_crawl"]
 
 logger = logging.getLogger("scraper.crawl")
 T = TypeVar("T")
@@ -53,6 +54,16 @@ MAX_LIST_PAGES = 50  # a safety stop for the ongoing update's paging
 
 class CrawlError(Exception):
     """The crawl could not go on (entry page unreachable, unsolved challenge...)."""
+
+
+class CrawlStopped(Exception):  # noqa: N818 - a stop, not an error
+    """The crawl was asked to stop (SIGTERM, or its run was taken over): it ended before
+    its next page, its run is marked interrupted (``run``) and the anime it was fetching
+    is left as it was (written only once all its pages are in)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.run: ScrapeRun | None = None
 
 
 @dataclass(frozen=True)
@@ -79,16 +90,23 @@ class RunRecorder:
     dry_run: bool
     counts: Counts = field(default_factory=Counts)
     errors: list[str] = field(default_factory=list)
-    run: ScrapeRun = field(init=False)
+    # The running ScrapeRun a caller already created when it claimed the work
+    # (scraper.runs.claim); otherwise the recorder creates one.
+    run: ScrapeRun | None = None
 
     def __post_init__(self) -> None:
-        self.run = ScrapeRun(
-            kind=self.kind, arguments=self.arguments, base_url=self.base_url, dry_run=self.dry_run
-        )
+        if self.run is None:
+            self.run = ScrapeRun(kind=self.kind, owner=owner_id())
+        self.run.arguments, self.run.base_url = self.arguments, self.base_url
+        self.run.dry_run = self.dry_run
         self._save()
 
     def _save(self) -> None:
         run = self.run
+        assert run is not None
+        # A save from the crawl is a sign of life too (and must not write back the start's
+        # heartbeat over the ones the heartbeat thread wrote meanwhile).
+        run.heartbeat_at = timezone.now()
         run.created, run.updated, run.unchanged = (
             self.counts.created,
             self.counts.updated,
@@ -100,6 +118,7 @@ class RunRecorder:
             run.save()
 
     def page(self, client: OriginClient) -> None:
+        assert self.run is not None
         self.run.pages_fetched += 1
         self.run.requests_made = client.request_count
         if self.run.pages_fetched % 20 == 0:
@@ -110,6 +129,7 @@ class RunRecorder:
         self.errors.append(message)
 
     def finish(self, status: str, client: OriginClient | None = None) -> ScrapeRun:
+        assert self.run is not None
         self.run.status = status
         self.run.finished_at = timezone.now()
         if client is not None:
@@ -129,9 +149,11 @@ class Crawler:
         limit: int | None = None,
         max_age: datetime.timedelta | None = None,
         progress: ProgressFn | None = None,
+        should_stop: Callable[[], str | None] | None = None,
     ) -> None:
         self.client = client
         self.recorder = recorder
+        self.should_stop = should_stop
         self.dry_run = dry_run
         self.limit = limit
         self.max_age = max_age
@@ -143,7 +165,16 @@ class Crawler:
 
     # ------------------------------------------------------------------ fetching
 
+    def check_stop(self) -> None:
+        """Raise CrawlStopped when asked to stop: called before every page and at every
+        anime boundary, so a stop waits for one page at most and never for an anime's
+        remaining pages (nothing is written for an anime until all its pages are in)."""
+        reason = self.should_stop() if self.should_stop is not None else None
+        if reason:
+            raise CrawlStopped(reason)
+
     def fetch(self, path: str) -> Page:
+        self.check_stop()
         try:
             page = self.client.get(path)
         except ChallengeError as exc:
@@ -276,6 +307,7 @@ class Crawler:
         # visited, as an update: its detail and only those pages.
         repair = fresh & set(anime_with_pages_due()) if fresh else set()
         for ref in refs:
+            self.check_stop()
             if ref.slug in repair:
                 self.crawl_anime(ref.slug, refresh_episodes=False, release_day=days.get(ref.slug))
             elif ref.slug in fresh:
@@ -332,6 +364,7 @@ class Crawler:
         slugs = list(todo)[: self.limit] if self.limit else list(todo)
         self.total = len(slugs)
         for slug in slugs:
+            self.check_stop()
             self.crawl_anime(slug, refresh_episodes=False, release_day=todo[slug])
             self.done += 1
             self._report(slug, note="anime")
@@ -391,11 +424,15 @@ def run_crawl(
     dry_run: bool = False,
     progress: ProgressFn | None = None,
     client: OriginClient | None = None,
+    run: ScrapeRun | None = None,
+    should_stop: Callable[[], str | None] | None = None,
 ) -> ScrapeRun:
     """Run one crawl and return its ScrapeRun (unsaved in a dry run).
 
-    Raises CrawlError (run marked failed) on a fatal error and re-raises KeyboardInterrupt
-    (run marked interrupted; the anime being written is rolled back as a whole).
+    Raises CrawlError (run marked failed) on a fatal error, CrawlStopped (run marked
+    interrupted) once ``should_stop`` gives a reason, and re-raises KeyboardInterrupt (run
+    marked interrupted; the anime being written is rolled back as a whole). ``run`` is the
+    running ScrapeRun of a claim (scraper.runs.claim) to record into.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown crawl kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -405,9 +442,15 @@ def run_crawl(
     client = client or make_client(base_url)
     arguments = {"slug": slug, "limit": limit, "max_age": max_age and max_age.total_seconds()}
     arguments = {k: v for k, v in arguments.items() if v is not None}
-    recorder = RunRecorder(kind, arguments, client.base_url, dry_run)
+    recorder = RunRecorder(kind, arguments, client.base_url, dry_run, run=run)
     crawler = Crawler(
-        client, recorder, dry_run=dry_run, limit=limit, max_age=max_age, progress=progress
+        client,
+        recorder,
+        dry_run=dry_run,
+        limit=limit,
+        max_age=max_age,
+        progress=progress,
+        should_stop=should_stop,
     )
     try:
         if kind == "full":
@@ -423,6 +466,10 @@ def run_crawl(
     except KeyboardInterrupt:
         recorder.error("interrupted (Ctrl-C)")
         recorder.finish(ScrapeRun.Status.INTERRUPTED, client)
+        raise
+    except CrawlStopped as exc:
+        recorder.error(f"interrupted: {exc}")
+        exc.run = recorder.finish(ScrapeRun.Status.INTERRUPTED, client)
         raise
     except (CrawlError, ClientError) as exc:
         recorder.error(f"fatal: {exc}")

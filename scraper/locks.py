@@ -151,11 +151,15 @@ def acquire(
             if not store.add(key, value, timeout):
                 return None
         elif is_dead is not None and is_dead(holder_now):
-            if not store.add(f"{key}:takeover:{holder_now.token}", 1, TAKEOVER_SECONDS):
+            reservation = f"{key}:takeover:{holder_now.token}"
+            if not store.add(reservation, 1, TAKEOVER_SECONDS):
                 return None
             if store.get(key) == current:
                 store.delete(key)
-            if not store.add(key, value, timeout):
+            taken = store.add(key, value, timeout)
+            # Once the dead holder's value is gone nobody can delete in its name any more.
+            store.delete(reservation)
+            if not taken:
                 return None
             logger.warning("lock %s taken over from %s, whose process is gone", name, holder_now)
         else:

@@ -195,6 +195,7 @@ class FakeOrigin:
         self._nonce_counter = 0
         self._layout_changed: set[str] = set()
         self._failing: dict[str, int] = {}  # path -> status served instead of the page
+        self._delay = 0.0  # seconds every request waits before it is answered (slow())
         self._challenge_seed: str | None = None
         self._challenge_token: str | None = None
         self._challenge_count = 0
@@ -327,6 +328,12 @@ class FakeOrigin:
         one page that outlasts a client's retries."""
         with self._lock:
             self._failing = dict.fromkeys(paths, status)
+
+    def slow(self, seconds: float = 0.2) -> None:
+        """Answer every request only after ``seconds`` (a slow origin, so a test can act
+        while a crawl is under way); ``slow(0)`` ends it. Stopping the origin cuts the wait."""
+        with self._lock:
+            self._delay = max(0.0, seconds)
 
     def challenge(self, enabled: bool = True, status: int = 403) -> None:
         """Cloudflare-style JS challenge on every origin request without a valid cookie."""
@@ -542,6 +549,8 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path, query = split.path or "/", parse_qs(split.query)
         payload = self._read_body() if self.command == "POST" else b""
+        if origin._delay:
+            origin._stopping.wait(origin._delay)
         with origin._lock:
             fault = origin._pick_fault(self.command, self.path)
             if fault:
