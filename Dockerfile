@@ -59,13 +59,16 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 ENV CHROMIUM_PATH=/usr/bin/chromium
 USER app
-# No HTTP port to probe: if qcluster dies, PID 1 exits and Compose restarts the container.
-HEALTHCHECK NONE
+# The cluster's heartbeat in the broker (django-q2 status, 3 s expiry): a hung or dead
+# qcluster turns the container unhealthy (if it exits, PID 1 exits and Compose restarts it).
+HEALTHCHECK --interval=30s --timeout=20s --start-period=120s --retries=3 \
+    CMD ["python", "/app/manage.py", "worker_health"]
 CMD ["worker"]
 
 # ---------------------------------------------------------------------------- web
 FROM base AS web
 USER app
+# Liveness (/healthz/live), not readiness: see deploy/healthcheck.py.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["python", "/app/deploy/healthcheck.py"]
 CMD ["web"]

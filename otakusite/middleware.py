@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+
+log = logging.getLogger(__name__)
 
 
 class CookieLocaleMiddleware:
@@ -32,3 +35,29 @@ class CookieLocaleMiddleware:
         response.headers.setdefault("Content-Language", language)
         translation.deactivate()
         return response
+
+
+class DegradedMiddleware:
+    """While the database cannot be reached, answer from what is kept instead of a 500.
+
+    A view that fails with OperationalError/InterfaceError (server down, frozen past its
+    read timeout, restarting) gets the page's last good copy with a "data as of" notice, or
+    the friendly 503 page with Retry-After (otakusite/errors.py). The broken connection is
+    closed at once, so the first request after the database is back opens a new one: no
+    restart. Query bugs (ProgrammingError, IntegrityError...) still go to the 500 page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from otakusite import errors, resilience  # loads catalog: imported once apps are ready
+
+        if not resilience.database_unavailable(exception):
+            return None
+        resilience.close_broken_connections()
+        log.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
+        return errors.unavailable(request)

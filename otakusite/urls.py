@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 
 from catalog import views as catalog_views
@@ -27,5 +27,13 @@ urlpatterns = [
         name="sitemap-section",
     ),
     path("robots.txt", catalog_views.robots_txt, name="robots"),
-    path("healthz", catalog_views.healthz, name="healthz"),
+    # Liveness (the process answers) for container health checks; readiness (the database
+    # answers; Redis reported, not required) for load balancers and monitoring. With or
+    # without the trailing slash: probes are configured by hand.
+    re_path(r"^healthz/live/?$", catalog_views.healthz_live, name="healthz-live"),
+    re_path(r"^healthz/ready/?$", catalog_views.healthz, name="healthz-ready"),
+    re_path(r"^healthz/?$", catalog_views.healthz, name="healthz"),
 ]
+
+# Error pages in the site's look; a database outage outside a view is a 503, not a 500.
+handler500 = "otakusite.errors.server_error"

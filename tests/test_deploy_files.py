@@ -137,3 +137,26 @@ def test_entrypoint_refuses_the_placeholder_secret_key() -> None:
     )
     assert done.returncode == 1
     assert "SECRET_KEY" in done.stderr
+
+
+def _compose_service_block(name: str) -> str:
+    """The text of one service in docker-compose.yml (no PyYAML in the dependencies)."""
+    compose = (REPO_ROOT / "docker-compose.yml").read_text()
+    match = re.search(rf"^  {name}:\n(.*?)(?=^  \S|^\S)", compose, re.MULTILINE | re.DOTALL)
+    assert match, f"service {name} not found"
+    return match.group(1)
+
+
+def test_health_checks_use_liveness_for_web_and_the_cluster_status_for_the_worker() -> None:
+    """Issue 11 item 14: the web container's health is liveness (a database or Redis outage
+    must not get a serving container restarted); the worker has a real health check."""
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    web_stage = dockerfile.split("AS web", 1)[1]
+    worker_stage = dockerfile.split("AS worker", 1)[1].split("\nFROM ", 1)[0]
+    assert "deploy/healthcheck.py" in web_stage
+    assert "worker_health" in worker_stage
+    assert "HEALTHCHECK NONE" not in worker_stage
+    assert "deploy/healthcheck.py" in _compose_service_block("web")
+    assert "worker_health" in _compose_service_block("worker")
+    healthcheck = (REPO_ROOT / "deploy" / "healthcheck.py").read_text()
+    assert re.search(r'DEFAULT_URL = "http://127\.0\.0\.1:8000/healthz/live"', healthcheck)
