@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from catalog.models import Anime, Batch, Episode, ScrapeRun
@@ -41,6 +41,7 @@ from scraper.services import (
     ingest_anime,
     make_client,
     page_due,
+    record_anime_page_failure,
 )
 
 __all__ = ["CrawlError", "CrawlStopped", "ProgressEvent", "make_client", "run_crawl"]
@@ -222,6 +223,9 @@ class Crawler:
             detail = self.parsed(f"/anime/{slug}/", parsers.parse_detail)
         except (ParseError, FetchError) as exc:
             self.recorder.error(f"anime {slug}: {exc}")
+            if not self.dry_run:
+                # Its episodes due for another try were not asked for: they wait longer.
+                record_anime_page_failure(slug, f"anime page: {type(exc).__name__}: {exc}")
             return None
         episodes: list[EpisodePage] = []
         failed: dict[str, str] = {}
@@ -261,13 +265,19 @@ class Crawler:
         error). A refresh asks for every page; an update only for new episodes and for
         those still without their page's data whose next try is due."""
         slugs = [ref.slug for ref in detail.episodes if have is None or ref.slug != have.slug]
+        listed = set(slugs)
+        now = timezone.now()
+        # One query: the listed episodes already stored, and this anime's episodes still
+        # without their page's data (one the origin no longer lists is tried too while it
+        # is due: its page may still be there; if not, its tries run out).
+        stored = Episode.objects.filter(
+            Q(slug__in=slugs) | Q(anime__slug=detail.slug, post_id__isnull=True)
+        ).values_list("slug", "post_id", "page_attempts", "page_retry_at")
+        due = {row[0] for row in stored if page_due(*row[1:], now)}
         if not refresh:
-            now = timezone.now()
-            stored = Episode.objects.filter(slug__in=slugs).values_list(
-                "slug", "post_id", "page_attempts", "page_retry_at"
-            )
-            skip = {row[0] for row in stored if not page_due(*row[1:], now)}
-            slugs = [s for s in slugs if s not in skip]
+            known = {row[0] for row in stored}
+            slugs = [s for s in slugs if s not in known or s in due]
+        slugs += sorted(due - listed - ({have.slug} if have is not None else set()))
         pages = []
         failed: dict[str, str] = {}
         for slug in slugs:

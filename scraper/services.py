@@ -550,17 +550,42 @@ def _record_page_results(
         ):
             episode.page_attempts, episode.page_retry_at, episode.page_error = 0, None, ""
             to_update.append(episode)
-    for slug, error in bundle.failed_episodes.items():
-        episode = episodes.get(slug)
-        if episode is None or episode.post_id is not None:
-            continue
-        episode.page_attempts = min(episode.page_attempts + 1, 32767)
-        episode.page_retry_at = now + page_retry_delay(episode.page_attempts)
-        episode.page_error = error[:500]
-        to_update.append(episode)
-    if to_update:
+    failed = dict(bundle.failed_episodes)
+    # An episode no longer listed on its anime's page is not in `episodes`: read it.
+    unlisted = [slug for slug in failed if slug not in episodes]
+    rows = {**episodes, **{e.slug: e for e in Episode.objects.filter(slug__in=unlisted)}}
+    for slug, error in failed.items():
+        episode = rows.get(slug)
+        if episode is not None and episode.post_id is None:
+            _count_page_failure(episode, error, now)
+            to_update.append(episode)
+    _save_page_state(to_update)
+
+
+def _count_page_failure(episode: Episode, error: str, now: datetime.datetime) -> None:
+    episode.page_attempts = min(episode.page_attempts + 1, 32767)
+    episode.page_retry_at = now + page_retry_delay(episode.page_attempts)
+    episode.page_error = error[:500]
+
+
+def _save_page_state(episodes: list[Episode]) -> None:
+    if episodes:
         # Bookkeeping only: not counted as a change, no new updated_at, no cache bump.
-        Episode.objects.bulk_update(to_update, ["page_attempts", "page_retry_at", "page_error"])
+        Episode.objects.bulk_update(episodes, ["page_attempts", "page_retry_at", "page_error"])
+
+
+def record_anime_page_failure(
+    anime_slug: str, error: str, now: datetime.datetime | None = None
+) -> int:
+    """An anime's own page failed, so the pages of its episodes due for a retry were not
+    asked for: they count a failed attempt too (else an anime gone from the origin would
+    be asked for by every update for ever). Returns how many episodes that concerned."""
+    now = now or timezone.now()
+    due = list(Episode.objects.filter(page_due_filter(now), anime__slug=anime_slug))
+    for episode in due:
+        _count_page_failure(episode, error, now)
+    _save_page_state(due)
+    return len(due)
 
 
 def _upsert_batch(anime: Anime, page: BatchPage, counts: Counts) -> None:

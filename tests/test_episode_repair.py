@@ -308,3 +308,25 @@ def test_a_crawl_under_injected_faults_converges_after_a_second_update(
     assert second.status == ScrapeRun.Status.OK, second.errors
     assert len(origin.fault_events) > 20
     assert stored_catalog() == expected_catalog(origin.truth)
+
+
+def test_an_anime_page_failing_during_a_repair_counts_as_a_failed_try(origin: FakeOrigin) -> None:
+    # Else an anime gone from the origin (or whose page is broken) would be asked for by
+    # every update for ever.
+    anime_slug, slug = newest_episode(origin)
+    break_pages(origin, "5xx", [slug])
+    scrape("full", "--base-url", origin.base_url)
+    origin.fail_paths([f"/anime/{anime_slug}/"], status=503)
+    make_due(slug)
+
+    code, _, err = scrape("ongoing", "--base-url", origin.base_url)
+    assert code == EXIT_PARTIAL
+    assert f"anime {anime_slug}" in err
+    episode = Episode.objects.get(slug=slug)
+    assert episode.page_attempts == 2
+    assert episode.page_retry_at > timezone.now()
+    assert "anime page" in episode.page_error
+
+    origin.reset_log()
+    assert scrape("ongoing", "--base-url", origin.base_url)[0] == 0
+    assert f"/anime/{anime_slug}/" not in [r.path for r in origin.requests]
