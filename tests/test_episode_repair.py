@@ -330,3 +330,24 @@ def test_an_anime_page_failing_during_a_repair_counts_as_a_failed_try(origin: Fa
     origin.reset_log()
     assert scrape("ongoing", "--base-url", origin.base_url)[0] == 0
     assert f"/anime/{anime_slug}/" not in [r.path for r in origin.requests]
+
+
+def test_the_admin_action_sends_a_given_up_episode_back_to_the_next_update(
+    origin: FakeOrigin, admin_client
+) -> None:
+    _, slug = newest_episode(origin)
+    break_pages(origin, "5xx", [slug])
+    scrape("full", "--base-url", origin.base_url)
+    Episode.objects.filter(slug=slug).update(page_attempts=services.PAGE_RETRY_LIMIT)
+    heal(origin)
+    origin.reset_log()
+    assert scrape("ongoing", "--base-url", origin.base_url)[0] == 0
+    assert episode_paths(origin) == []  # given up: no automatic try
+
+    pk = Episode.objects.get(slug=slug).pk
+    url = reverse("admin:catalog_episode_changelist")
+    admin_client.post(url, {"action": "retry_page_now", "_selected_action": [pk]})
+    origin.reset_log()
+    assert scrape("ongoing", "--base-url", origin.base_url)[0] == 0
+    assert episode_paths(origin) == [f"/episode/{slug}/"]
+    assert Episode.objects.get(slug=slug).post_id is not None
