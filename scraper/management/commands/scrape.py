@@ -47,7 +47,8 @@ class Command(BaseCommand):
         "Crawl the otakudesu origin into the catalogue. Exit status: 0 ok; "
         f"{EXIT_PARTIAL} partial (the run finished but some pages failed: their errors are "
         "printed, and episodes whose page failed are retried by later updates); "
-        "1 a fatal error; 130 interrupted."
+        f"1 a fatal error; {EXIT_SKIPPED} skipped (the same crawl runs elsewhere); "
+        "130 interrupted (Ctrl-C); 143 stopped (SIGTERM)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
