@@ -47,6 +47,10 @@ STAMP_SECONDS = 30.0
 MAX_STAMPS = 50_000
 # How often the listener pings Redis, and after how long without an answer it gives up
 # the subscription (and so stops trusting its stamps) until it has reconnected.
+# The subscription's connection comes from the cache's pool, so it has the same bounded
+# waits (REDIS_CONNECT_TIMEOUT, REDIS_TIMEOUT) and breaker (otakusite/resilience.py): a
+# frozen Redis makes the ping or the reconnect fail within seconds, never hang the thread;
+# reads only ever happen when poll() said the socket has data.
 PING_SECONDS = 5.0
 DEAD_AFTER_SECONDS = 15.0
 

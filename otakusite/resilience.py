@@ -62,6 +62,9 @@ class Breaker:
             )
 
     def trip(self, error: BaseException) -> None:
+        if getattr(error, "_tripped", False):  # seen by an inner layer already (connect)
+            return
+        error._tripped = True  # type: ignore[attr-defined]
         with self._lock:
             was_down = self.down_until > 0.0
             self.down_until = time.monotonic() + self.retry_seconds

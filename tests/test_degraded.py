@@ -135,6 +135,8 @@ def test_frozen_redis_costs_seconds_not_minutes(site: Site) -> None:
         finally:
             site.redis.thaw()
         wait_until(lambda: web.get("/healthz/ready").json()["cache"] is True, "Redis back")
+        # The near cache's listener subscribed again by itself (no restart).
+        wait_until(lambda: web.get("/healthz/ready").json()["near_cache"] == "live", "listener")
         assert web.get(uncached).status_code == 200
 
 
