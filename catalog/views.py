@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
+import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.http import (
     Http404,
@@ -17,6 +19,7 @@ from django.http import (
     HttpResponse,
     HttpResponseRedirect,
     JsonResponse,
+    QueryDict,
 )
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -24,14 +27,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.csp import CSP
-from django.utils.http import http_date, url_has_allowed_host_and_scheme
+from django.utils.http import http_date, url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import check_for_language, get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from catalog import nearcache
+from catalog import nearcache, stale
 from catalog import selectors as sel
 from catalog.models import StreamLink
+from otakusite import resilience
 from scraper import services
 
 PAGE_CACHE_SECONDS = 3600
@@ -46,26 +50,47 @@ def cached_page(
     stamp: str,
     build: Callable[[], dict[str, Any]],
     *,
+    params: dict[str, str] | None = None,
     last_modified: datetime | None = None,
 ) -> HttpResponse:
-    """Render `template` once per (URL, language, data stamp); answer 304 when unchanged.
+    """Render `template` once per (path, page parameters, language, data stamp); answer 304
+    when unchanged.
 
     `stamp` must change whenever the data shown changes (Anime.version for an anime and
     its episodes, the catalogue aggregate for lists), so new episodes show up at once.
+    `params` are the query parameters the page reads, already normalised by the view: the
+    key is built from them and the path only, never from the raw query string, so
+    `?v=1`, `?v=2`, ... (cache-busters, trackers) share one entry instead of each minting
+    a new one. The page is rendered from the same parameters (links, language switch), so
+    what one viewer put in the query string never shows up in the page others get.
     """
     near = nearcache.current()
-    digest = _digest(f"{request.get_full_path()}|{get_language()}|{stamp}")
+    query = urlencode(sorted(params.items())) if params else ""
+    canonical = f"{request.path}?{query}" if query else request.path
+    digest = _digest(f"{canonical}|{get_language()}|{stamp}")
     key = f"page:{digest}"
     status, token, entry = _lookup(near, key)
     etag = f'"{_digest(f"{digest}|{token}")}"'
     if not_modified := get_conditional_response(request, etag=etag):
         return not_modified
     if entry is None or entry[0] != token:
-        context = {"site_status": status, **build()}
+        context = {
+            "site_status": status,
+            "page_path": canonical,
+            "page_query": QueryDict(query),
+            **build(),
+        }
         # Kept encoded: a hit then hands its bytes over without encoding them again.
         entry = (token, render_to_string(template, context, request).encode())
         cache.set(key, entry, PAGE_CACHE_SECONDS)
         near.keep_page(key, entry, len(entry[1]))
+        # And its last good copy, found without the database while that is down.
+        stale.remember(
+            stale.identity(request.path, params),
+            entry[1],
+            as_of=status.last_ok_at,
+            frame_hosts=context.get("frame_hosts", ()),
+        )
     response = HttpResponse(entry[1])
     response["ETag"] = etag
     if last_modified:
@@ -123,14 +148,29 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _page_number(request: HttpRequest) -> int:
+    """`?page=` as a number: 1 when absent; anything but digits is a 404 right away (never
+    a cache entry). Pages past the last are a 404 from sel.paginate, also never cached."""
+    raw = request.GET.get("page") or "1"
+    if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
+        raise Http404("bad page")
+    return int(raw)
+
+
+def _page_params(number: int, **extra: str) -> dict[str, str]:
+    # Page 1 is the page without the parameter: `?page=1`, `?page=01` and none share a key.
+    return {**extra, "page": str(number)} if number > 1 else extra
+
+
 def _card_list(request: HttpRequest, qs: Any, title: str, **extra: Any) -> HttpResponse:
-    page_param = request.GET.get("page")
+    number = _page_number(request)
     return cached_page(
         request,
         "catalog/card_list.html",
         # The heading too: a genre renamed in the admin changes no anime's version.
         f"{sel.catalogue_stamp()}|{title}",
-        lambda: {"page": sel.paginate(qs, page_param), "heading": title, **extra},
+        lambda: {"page": sel.paginate(qs, str(number)), "heading": title, **extra},
+        params=_page_params(number),
     )
 
 
@@ -176,17 +216,21 @@ def jadwal(request: HttpRequest) -> HttpResponse:
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    query = sel.clean_query(request.GET.get("q"))
-    page_param = request.GET.get("page")
+    # Search ignores case (catalog.models.fold_text), so the key and the page do too:
+    # "Naruto", " naruto " and "NARUTO" share one entry.
+    query = sel.clean_query(request.GET.get("q")).casefold()
+    too_long = len(request.GET.get("q", "")) > sel.MAX_QUERY_LENGTH
+    number = _page_number(request) if query else 1
     return cached_page(
         request,
         "catalog/search.html",
-        sel.catalogue_stamp(),
+        f"{sel.catalogue_stamp()}|{int(too_long)}",
         lambda: {
             "query": query,
-            "too_long": len(request.GET.get("q", "")) > sel.MAX_QUERY_LENGTH,
-            "page": sel.paginate(sel.search_anime(query), page_param) if query else None,
+            "too_long": too_long,
+            "page": sel.paginate(sel.search_anime(query), str(number)) if query else None,
         },
+        params=_page_params(number, q=query) if query else None,
     )
 
 
@@ -217,16 +261,44 @@ def episode_detail(request: HttpRequest, slug: str) -> HttpResponse:
         lambda: _episode_context(episode, [*hosts, request.get_host().lower()]),
         last_modified=max(anime.updated_at, episode.updated_at),
     )
-    # frame-src: this site plus the embed hosts the scraper found, nothing else.
+    # frame-src: this site plus the allowed embed hosts (EMBED_HOSTS_ALLOWED or approved in
+    # the admin) that the scraper found; a host the origin names is pending until then.
     response._csp_config = {**settings.SECURE_CSP, "frame-src": [CSP.SELF, *hosts]}  # type: ignore[attr-defined]
     return response
 
 
 def _episode_context(episode: Any, allowed_hosts: list[str]) -> dict[str, Any]:
     data = sel.episode_page(episode)
-    # An embed the page's CSP would block is not shown: the viewer picks a mirror instead.
+    # An embed the page's CSP would block (a pending host) is not shown: the page says so
+    # and the viewer picks a mirror instead.
     src = data.default_embed if sel.host_allowed(data.default_embed, allowed_hosts) else ""
-    return {"data": data, "anime": episode.anime, "player_src": src, "frame_hosts": allowed_hosts}
+    return {
+        "data": data,
+        "anime": episode.anime,
+        "player_src": src,
+        "player_blocked": bool(data.default_embed and not src),
+        "frame_hosts": allowed_hosts,
+    }
+
+
+def _mirror_busy(exc: services.MirrorBusy) -> JsonResponse:
+    """The origin's request budget has no slot for this viewer soon: answer at once (503 +
+    Retry-After) rather than queue them, with the embed resolved earlier when there is one
+    the page may show (the player plays it: "ok" is true then)."""
+    retry = max(1, math.ceil(exc.retry_after))
+    url = sel.safe_embed_url(exc.cached_url)
+    if url and not sel.embed_url_allowed(url):
+        url = ""
+    message = _(
+        "Server sumber sedang sibuk. Coba lagi dalam %(seconds)d detik atau pilih mirror lain."
+    ) % {"seconds": retry}
+    data: dict[str, Any] = {"ok": bool(url), "busy": True, "retry_after": retry, "error": message}
+    if url:
+        data.update(url=url, stale=True)
+    response = JsonResponse(data, status=503)
+    response["Retry-After"] = str(retry)
+    patch_cache_control(response, no_store=True)
+    return response
 
 
 @require_GET
@@ -240,10 +312,22 @@ def mirror(request: HttpRequest, link_id: int) -> JsonResponse:
         try:
             url = sel.safe_embed_url(services.resolve_mirror(link_id=link_id))
             data = {"ok": bool(url), "url": url} if url else {"ok": False, "detail": "bad url"}
+        except services.MirrorBusy as exc:
+            return _mirror_busy(exc)  # not cached: a slot may be free in a second
         except services.MirrorError as exc:
             data = {"ok": False, "detail": str(exc)[:300]}
         sel.forget_embed_hosts()
         cache.set(key, data, MIRROR_OK_SECONDS if data["ok"] else MIRROR_FAIL_SECONDS)
+    if data["ok"] and not sel.embed_url_allowed(data["url"]):
+        # Judged on every answer, not cached: an admin's approval applies at once. The URL
+        # of a host nobody approved is not handed out (the page's CSP would block it).
+        blocked = {"ok": False, "blocked": True, "detail": "embed host not approved"}
+        response = JsonResponse(
+            {**blocked, "error": _("Host mirror ini belum disetujui situs. Pilih mirror lain.")},
+            status=403,
+        )
+        patch_cache_control(response, private=True, max_age=0)
+        return response
     if not data["ok"]:
         data = {**data, "error": _("Mirror ini gagal dimuat.")}
     response = JsonResponse(data, status=200 if data["ok"] else 502)
@@ -269,20 +353,39 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
     return HttpResponse("\n".join([*lines, f"Sitemap: {sitemap}", ""]), content_type="text/plain")
 
 
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    """Liveness: this process answers requests. No dependency is checked on purpose: a
+    container restarted because the database is down would come back to the same outage,
+    and meanwhile it serves cached pages (container health checks use this)."""
+    response = JsonResponse({"ok": True, "status": "alive"})
+    patch_cache_control(response, no_store=True)
+    return response
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Readiness (`/healthz`, `/healthz/ready`): 200 while the site can serve its pages.
+
+    The database is required (503 without it: only stale copies and the 503 page are left).
+    Redis is not: without it pages are built from the database, so a Redis outage is
+    reported ("status": "degraded", "cache": false) but the answer stays 200, and no load
+    balancer takes a working site out of rotation for it. Each check is bounded by the
+    connection timeouts (DB_*_TIMEOUT, REDIS_*), so this answers within seconds.
+    """
     checks: dict[str, Any] = {"database": False, "cache": False}
+    status = None
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = True
         status = sel.site_status(use_cache=False)
-    except Exception:
-        status = None
-    try:
-        cache.set("healthz:probe", "1", 10)
-        checks["cache"] = cache.get("healthz:probe") == "1"
-    except Exception:
-        checks["cache"] = False
+    except Exception as exc:
+        checks["database_error"] = str(exc)[:200]
+        resilience.close_broken_connections()
+    dependencies = {"database": "up" if checks["database"] else "down"}
+    for alias in settings.CACHES:
+        up = _cache_answers(alias)
+        dependencies["cache" if alias == "default" else f"cache_{alias}"] = "up" if up else "down"
+    checks["cache"] = dependencies["cache"] == "up"
     age = status.age if status else None
     checks["last_update"] = status.last_ok_at.isoformat() if status and status.last_ok_at else None
     checks["last_update_age_seconds"] = int(age.total_seconds()) if age else None
@@ -291,7 +394,27 @@ def healthz(request: HttpRequest) -> JsonResponse:
     # Whether this process may trust its in-memory versions (catalog/nearcache.py).
     near = nearcache.current()
     checks["near_cache"] = "off" if near is nearcache.OFF else ("live" if near.live else "down")
-    checks["ok"] = checks["database"] and checks["cache"]
+    dependencies["near_cache"] = checks["near_cache"]
+    checks["dependencies"] = dependencies
+    checks["ok"] = checks["database"]
+    if not checks["ok"]:
+        checks["status"] = "unavailable"
+    elif any(state == "down" for state in dependencies.values()):
+        checks["status"] = "degraded"
+    else:
+        checks["status"] = "ok"
     response = JsonResponse(checks, status=200 if checks["ok"] else 503)
     patch_cache_control(response, no_store=True)
     return response
+
+
+def _cache_answers(alias: str) -> bool:
+    """Whether cache `alias` stores and returns a value (django-redis answers a failure with
+    a miss, so a round trip is the only honest check)."""
+    store = caches[alias]
+    probe = f"healthz:probe:{os.getpid()}"
+    try:
+        store.set(probe, "1", 10)
+        return store.get(probe) == "1"
+    except Exception:
+        return False

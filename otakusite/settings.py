@@ -69,6 +69,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, so it is the first to see a view's exception: with the database unreachable it
+    # answers with the page's last good copy or the 503 page (otakusite/middleware.py).
+    "otakusite.middleware.DegradedMiddleware",
 ]
 
 ROOT_URLCONF = "otakusite.urls"
@@ -95,6 +98,12 @@ TEMPLATES = [
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'otakusite.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Seconds to wait for the database before giving up: a frozen or unreachable server then
+# costs a request this long (it gets a stale page or the 503 page), never minutes. The read
+# timeout also bounds one query: raise it for long one-off work (a big migration).
+DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", "2"))
+DB_READ_TIMEOUT = int(os.environ.get("DB_READ_TIMEOUT", "3"))
+DB_WRITE_TIMEOUT = int(os.environ.get("DB_WRITE_TIMEOUT", "3"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"]["OPTIONS"] = {
         # utf8mb4 so Japanese titles and emoji round-trip; strict mode so bad data errors
@@ -102,6 +111,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
         "charset": "utf8mb4",
         "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
         "isolation_level": "read committed",
+        "connect_timeout": DB_CONNECT_TIMEOUT,
+        "read_timeout": DB_READ_TIMEOUT,
+        "write_timeout": DB_WRITE_TIMEOUT,
     }
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     # django-q2's Task model declares a partial index; MariaDB ignores the condition and the
@@ -119,17 +131,34 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------
+# Two roles, two Redis servers in docker-compose.yml: REDIS_URL holds what must never be
+# evicted (django-q2's task queue, locks: the "coordination" cache below), CACHE_REDIS_URL
+# the page cache, bounded by maxmemory + allkeys-lru so it can never fill up and refuse
+# writes. One Redis for both (CACHE_REDIS_URL unset) still works for small setups.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
+# Seconds toward Redis (connect, then each reply), and how long a process skips Redis after
+# a failure before trying again (catalog pages are then built from the database).
+REDIS_CONNECT_TIMEOUT = float(os.environ.get("REDIS_CONNECT_TIMEOUT", "1"))
+REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", "1"))
+REDIS_RETRY_SECONDS = float(os.environ.get("REDIS_RETRY_SECONDS", "5"))
+CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "") or REDIS_URL
+if CACHE_REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "otakusite"),
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 # A Redis outage should degrade to uncached pages, not to 500s.
                 "IGNORE_EXCEPTIONS": True,
+                # ...and quickly: bounded waits, then no waiting at all for a few seconds
+                # after a failure (otakusite/resilience.py), so a frozen Redis costs a
+                # request about one REDIS_TIMEOUT instead of one per cache call.
+                "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
+                "SOCKET_TIMEOUT": REDIS_TIMEOUT,
+                "CONNECTION_POOL_CLASS": "otakusite.resilience.FailFastConnectionPool",
+                "CONNECTION_POOL_KWARGS": {"retry_seconds": REDIS_RETRY_SECONDS},
             },
         }
     }
@@ -144,10 +173,16 @@ else:
         }
     }
 
+# Locks and other shared state that must survive memory pressure: on the broker's Redis
+# (never evicts), with the page cache's options; the same store as "default" without it.
+CACHES["coordination"] = (
+    {**CACHES["default"], "LOCATION": REDIS_URL} if REDIS_URL else CACHES["default"]
+)
+
 # Each web process keeps its own copy of cached pages and of the versions they are keyed
 # on, cleared through Redis pub/sub when the catalogue changes (catalog/nearcache.py), so a
 # cached page costs no network round trip. Needs Redis: without it nothing is announced.
-NEAR_CACHE = bool(REDIS_URL) and env_bool("NEAR_CACHE", default=True)
+NEAR_CACHE = bool(CACHE_REDIS_URL) and env_bool("NEAR_CACHE", default=True)
 NEAR_CACHE_MB = int(os.environ.get("NEAR_CACHE_MB", "32"))
 
 # --- django-q2 ----------------------------------------------------------------
@@ -162,7 +197,13 @@ Q_CLUSTER = {
     "sync": env_bool("Q_SYNC"),
 }
 if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
+    # Bounded waits here too (a frozen broker must not hang the worker or the admin for
+    # ever); the read timeout stays above the broker's 1 s blocking pop.
+    Q_CLUSTER["redis"] = (
+        f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}"
+        f"socket_connect_timeout={REDIS_CONNECT_TIMEOUT:g}"
+        f"&socket_timeout={max(REDIS_TIMEOUT, 1.0) + 4:g}"
+    )
 else:
     Q_CLUSTER["orm"] = "default"
 
@@ -204,6 +245,9 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+# Health checks (load balancers, orchestrators) often probe over plain HTTP: a 301 there
+# would read as "down". They show no data worth protecting.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/|$)"]
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=SECURE_SSL_REDIRECT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
@@ -232,6 +276,13 @@ SECURE_CSP = {
 # --- Scraper ------------------------------------------------------------------
 OTAKUDESU_BASE_URL = os.environ.get("OTAKUDESU_BASE_URL", "https://otakudesu.blog").rstrip("/")
 SCRAPER_RATE_LIMIT = float(os.environ.get("SCRAPER_RATE_LIMIT", "2"))
+# SCRAPER_RATE_LIMIT is one budget per origin host for web and worker together (on Redis
+# when REDIS_URL is set; scraper/budget.py). Viewers' mirror requests go first; while
+# viewers are around the crawl keeps this share of the budget free for them.
+SCRAPER_VIEWER_SHARE = min(0.9, max(0.0, float(os.environ.get("SCRAPER_VIEWER_SHARE", "0.5"))))
+# A viewer's mirror request waits at most this long (seconds) for request slots, then gets
+# a quick "busy" answer (503 + Retry-After, with the embed resolved earlier if there is one).
+SCRAPER_VIEWER_MAX_WAIT = float(os.environ.get("SCRAPER_VIEWER_MAX_WAIT", "2.5"))
 SCRAPER_TIMEOUT = float(os.environ.get("SCRAPER_TIMEOUT", "20"))
 SCRAPER_RETRIES = int(os.environ.get("SCRAPER_RETRIES", "4"))
 # A run in progress writes its heartbeat (and refreshes its lock) every
@@ -247,8 +298,22 @@ SOLVER_MIN_INTERVAL_MINUTES = float(os.environ.get("SOLVER_MIN_INTERVAL_MINUTES"
 # Mirrors checked per run of the daily health check; newest episodes' mirrors pre-resolved.
 MIRROR_CHECK_LIMIT = int(os.environ.get("MIRROR_CHECK_LIMIT", "1000"))
 SCRAPER_RESOLVE_RECENT = int(os.environ.get("SCRAPER_RESOLVE_RECENT", "50"))
+# Embed hosts the site frames without an admin's approval (catalog/selectors.py embed
+# policy): "host", "host:port", "host:*" (any port) or "*.domain" (its subdomains). A host
+# the scraper finds that is not listed waits in the admin (EmbedHost, pending) until an
+# admin approves it. The default is what the real otakudesu players and mirrors use.
+EMBED_HOSTS_ALLOWED = env_list(
+    "EMBED_HOSTS_ALLOWED",
+    "desustream.com,*.desustream.com,desustream.net,*.desustream.net,"
+    "odvidhide.com,filedon.co,mega.nz",
+)
 # Pages say "data as of ..." once the last successful update is older than this.
 STALE_AFTER_MINUTES = int(os.environ.get("STALE_AFTER_MINUTES", "180"))
+# While the database is unreachable, pages are served from their last rendered copy, kept
+# this long after it was rendered (catalog/stale.py); pages without one answer 503 with
+# Retry-After: DEGRADED_RETRY_AFTER seconds.
+STALE_PAGE_SECONDS = int(os.environ.get("STALE_PAGE_SECONDS", str(7 * 86400)))
+DEGRADED_RETRY_AFTER = int(os.environ.get("DEGRADED_RETRY_AFTER", "30"))
 # `make run` on an empty database starts the first crawl in the background.
 AUTO_FIRST_CRAWL = env_bool("AUTO_FIRST_CRAWL")
 
