@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.contrib import admin, messages
+from django.db.models import Case, Count, QuerySet, Value, When
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +27,9 @@ from catalog.models import (
     ScrapeRun,
     StreamLink,
 )
+from catalog.selectors import allowed_hosts_q
+from catalog.selectors import forget_embed_hosts
+from catalog.selectors import host_in_policy as embed_host_in_policy
 from catalog.services import bump_versions
 
 
@@ -323,7 +326,103 @@ class ScrapeRunAdmin(admin.ModelAdmin):
         return False
 
 
+class EmbedHostStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("pending", _("menunggu persetujuan")), ("allowed", _("diizinkan"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[EmbedHost]) -> QuerySet[EmbedHost]:
+        if self.value() == "pending":
+            return queryset.exclude(allowed_hosts_q())
+        if self.value() == "allowed":
+            return queryset.filter(allowed_hosts_q())
+        return queryset
+
+
 @admin.register(EmbedHost)
 class EmbedHostAdmin(admin.ModelAdmin):
-    list_display = ["host", "first_seen"]
+    """Which hosts the episode pages may frame (CSP frame-src) and the health check may
+    fetch: those listed in EMBED_HOSTS_ALLOWED and those approved here. A host the scraper
+    found otherwise waits here, listed first, until an admin approves or rejects it."""
+
+    list_display = ["host", "status", "first_seen", "last_seen"]
+    list_filter = [EmbedHostStatusFilter]
     search_fields = ["host"]
+    readonly_fields = ["host", "first_seen", "last_seen"]
+    fields = ["host", "approved", "first_seen", "last_seen"]
+    actions = ["approve_hosts", "reject_hosts"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Hosts come from the scraper; the list of always-allowed ones is a setting.
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[EmbedHost]:
+        # Not super(): ModelAdmin.get_queryset orders by get_ordering() before this
+        # annotation, which that ordering uses, exists.
+        allowed = Case(When(allowed_hosts_q(), then=Value(1)), default=Value(0))
+        return EmbedHost.objects.annotate(is_allowed=allowed).order_by(*self.get_ordering(request))
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        return ["is_allowed", "-first_seen", "host"]  # pending first, newest first
+
+    @admin.display(description=_("status"), ordering="is_allowed")
+    def status(self, obj: EmbedHost) -> str:
+        if embed_host_in_policy(obj.host):
+            return str(_("diizinkan (EMBED_HOSTS_ALLOWED)"))
+        if obj.approved:
+            return str(_("disetujui admin"))
+        return str(_("menunggu persetujuan"))
+
+    def save_model(self, request: HttpRequest, obj: EmbedHost, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        forget_embed_hosts()
+
+    def delete_model(self, request: HttpRequest, obj: EmbedHost) -> None:
+        super().delete_model(request, obj)
+        forget_embed_hosts()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[EmbedHost]) -> None:
+        super().delete_queryset(request, queryset)
+        forget_embed_hosts()
+
+    @admin.action(description=_("Setujui host terpilih (boleh di-frame)"), permissions=["change"])
+    def approve_hosts(self, request: HttpRequest, queryset: QuerySet[EmbedHost]) -> None:
+        count = queryset.filter(approved=False).update(approved=True)
+        forget_embed_hosts()
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d host embed disetujui: halaman episode kini boleh memuatnya.",
+                "%(count)d host embed disetujui: halaman episode kini boleh memuatnya.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Tolak host terpilih (hapus)"), permissions=["delete"])
+    def reject_hosts(self, request: HttpRequest, queryset: QuerySet[EmbedHost]) -> None:
+        # No "rejected" state is stored: the row goes. The site frames nothing from it; if
+        # the origin keeps naming it, the scraper records it again as pending (and logs it).
+        in_policy = [h.host for h in queryset if embed_host_in_policy(h.host)]
+        count, _deleted = queryset.delete()
+        forget_embed_hosts()
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d host embed ditolak dan dihapus.",
+                "%(count)d host embed ditolak dan dihapus.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+        if in_policy:
+            self.message_user(
+                request,
+                _("Tetap diizinkan oleh EMBED_HOSTS_ALLOWED (ubah setting itu): %(hosts)s")
+                % {"hosts": ", ".join(sorted(in_policy))},
+                messages.WARNING,
+            )

@@ -6,6 +6,8 @@ catalogue (no per-row queries), so page costs stay flat as the catalogue grows.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 import string
 import unicodedata
@@ -21,7 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import InvalidPage, Page, Paginator
 from django.db import connection
-from django.db.models import Count, Max, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, Q, QuerySet, Subquery, Sum
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +39,7 @@ from catalog.models import (
     ScrapeRun,
     StreamLink,
 )
+from scraper.parsers.common import safe_http_url, url_host
 
 CARDS_PER_PAGE = 24
 HOME_EPISODES = 18
@@ -123,11 +126,10 @@ def first_letter(title: str) -> str:
 
 
 def safe_embed_url(url: str | None) -> str:
-    """Only http(s) URLs may become an iframe's src (never javascript: or data:)."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    return url if parts.scheme in {"http", "https"} and parts.netloc else ""
+    """Only absolute http(s) URLs with a host may become an iframe's src or a link's href
+    (never javascript:, data:, whatever their case or the spaces around them): the same
+    test the parsers and ingest apply (scraper.parsers.common.safe_http_url)."""
+    return safe_http_url(url) or ""
 
 
 def csp_host(raw: str) -> str:
@@ -498,6 +500,9 @@ def group_stream_links(links: Iterable[StreamLink]) -> list[QualityGroup]:
 def group_downloads(links: Iterable[DownloadLink]) -> list[DownloadGroup]:
     groups: dict[tuple[str, str], DownloadGroup] = {}
     for link in links:
+        if not safe_http_url(link.url):
+            # Stored before ingest checked it, or typed in the admin: never shown.
+            continue
         key = (link.format, link.quality)
         groups.setdefault(key, DownloadGroup(link.format, link.quality)).links.append(link)
     return sorted(groups.values(), key=lambda g: (g.format.casefold(), _quality_key(g.quality)))
@@ -534,26 +539,104 @@ def episode_page(episode: Episode) -> EpisodePage:
 # --- Embed hosts (CSP frame-src) ----------------------------------------------------
 
 
+# The origin does not decide what we frame. An embed host is allowed when it is listed in
+# settings.EMBED_HOSTS_ALLOWED (the policy) or an admin approved its EmbedHost row; a host
+# the scraper finds otherwise is recorded pending (EmbedHost.approved False): never in the
+# CSP, never framed, never fetched by the health check.
+#
+# A policy entry is "host" (default port only, as in a CSP host-source), "host:port",
+# "host:*" (any port) or "*.domain" (its subdomains, not the domain itself). Each becomes
+# one regular expression, used both in Python and in the database (admin, frame hosts),
+# written with the syntax SQLite's, MySQL's and MariaDB's REGEXP all read alike.
+_POLICY_ENTRY_RE = re.compile(r"(\*\.)?([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)(?::(\d{1,5}|\*))?")
+
+
+def _policy_entry_regex(entry: str) -> str | None:
+    match = _POLICY_ENTRY_RE.fullmatch(entry.strip().lower())
+    if match is None:
+        return None
+    wildcard, host, port = match.groups()
+    body = host.replace(".", "[.]")
+    if wildcard:
+        body = f"([a-z0-9_-]+[.])+{body}"
+    if port == "*":
+        body += "(:[0-9]+)?"
+    elif port:
+        body += f":{int(port)}"
+    return body
+
+
+@functools.lru_cache(maxsize=8)
+def _policy_regex(entries: tuple[str, ...]) -> str | None:
+    parts = [r for r in map(_policy_entry_regex, entries) if r]
+    return f"^({'|'.join(parts)})$" if parts else None
+
+
+def embed_policy_regex() -> str | None:
+    """EMBED_HOSTS_ALLOWED as one anchored regular expression over EmbedHost.host values
+    (lower-case `host[:port]`), or None when the list is empty. Malformed entries (a URL, a
+    path, a space) are ignored: they could never match a host."""
+    return _policy_regex(tuple(getattr(settings, "EMBED_HOSTS_ALLOWED", ()) or ()))
+
+
+def host_in_policy(host: str) -> bool:
+    """Whether `host[:port]` (as EmbedHost stores it) is allowed by EMBED_HOSTS_ALLOWED."""
+    pattern = embed_policy_regex()
+    return bool(pattern and re.match(pattern, host.lower()))
+
+
+def allowed_hosts_q() -> Q:
+    """EmbedHost rows that may be framed: approved in the admin or listed in the policy."""
+    condition = Q(approved=True)
+    if pattern := embed_policy_regex():
+        condition |= Q(host__regex=pattern)
+    return condition
+
+
+@functools.lru_cache(maxsize=8)
+def _policy_key(pattern: str) -> str:
+    return f"{EMBED_HOSTS_KEY}:{hashlib.sha256(pattern.encode()).hexdigest()[:12]}"
+
+
+def _embed_hosts_key() -> str:
+    # Keyed on the policy too: a changed EMBED_HOSTS_ALLOWED applies after a restart at
+    # once, not when the shared cache's copy expires.
+    return _policy_key(embed_policy_regex() or "")
+
+
 def embed_hosts() -> list[str]:
+    """The CSP frame-src host-sources of episode pages: the allowed embed hosts seen."""
     near = nearcache.current()
-    if (hit := near.recent(EMBED_HOSTS_KEY)) is not None:
+    key = _embed_hosts_key()
+    if (hit := near.recent(key)) is not None:
         return hit
-    hosts = cache.get(EMBED_HOSTS_KEY)
+    hosts = cache.get(key)
     if hosts is None:
-        hosts = sorted(
-            {h for h in map(csp_host, EmbedHost.objects.values_list("host", flat=True)) if h}
-        )
-        cache.set(EMBED_HOSTS_KEY, hosts, EMBED_HOSTS_SECONDS)
-    # A few seconds behind at most in other processes: a host found by a mirror resolved
-    # elsewhere reaches this process's pages that much later.
-    near.keep_recent(EMBED_HOSTS_KEY, hosts, NEAR_RECENT_SECONDS)
+        rows = EmbedHost.objects.filter(allowed_hosts_q()).values_list("host", flat=True)
+        hosts = sorted({h for h in map(csp_host, rows) if h})
+        cache.set(key, hosts, EMBED_HOSTS_SECONDS)
+    # A few seconds behind at most in other processes: a host approved in the admin or
+    # found by a mirror resolved elsewhere reaches this process's pages that much later.
+    near.keep_recent(key, hosts, NEAR_RECENT_SECONDS)
     return hosts
 
 
+def embed_url_allowed(url: str | None) -> bool:
+    """Whether an embed URL may be framed: safe http(s), on a host the CSP can name, listed
+    in the policy or approved in the admin. Asks the database (one query at most), not the
+    cached frame hosts, so a host recorded a moment ago is judged at once."""
+    host = url_host(url)
+    if host is None or not csp_host(host):
+        return False
+    return host_in_policy(host) or EmbedHost.objects.filter(host=host, approved=True).exists()
+
+
 def forget_embed_hosts() -> None:
-    """Called after a mirror resolves: the host it found may be new."""
-    cache.delete(EMBED_HOSTS_KEY)
-    nearcache.current().drop_recent(EMBED_HOSTS_KEY)
+    """Called after a mirror resolves (the host it found may be new) and after an admin
+    approves or rejects hosts."""
+    key = _embed_hosts_key()
+    cache.delete(key)
+    nearcache.current().drop_recent(key)
 
 
 def host_allowed(url: str, hosts: Iterable[str]) -> bool:

@@ -2,10 +2,11 @@
 
 Embed hosts delete videos all the time. Once a day the worker fetches each resolved
 embed URL (oldest check first) and records ``StreamLink.ok`` / ``checked_at`` /
-``last_error``; the site lists live mirrors first. Only hosts recorded in ``EmbedHost``
-(found by the scraper) are ever contacted, through the one HTTP client and its
-allowlist. A check that is inconclusive (the host shows a challenge, the URL is not an
-embed host) leaves ``ok`` as it was: only a clear answer marks a mirror dead.
+``last_error``; the site lists live mirrors first. Only allowed embed hosts (an
+``EmbedHost`` an admin approved, or one listed in ``EMBED_HOSTS_ALLOWED``) are ever
+contacted, through the one HTTP client and its allowlist; a pending host is skipped. A
+check that is inconclusive (the host shows a challenge, the URL is not an embed host)
+leaves ``ok`` as it was: only a clear answer marks a mirror dead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import EmbedHost, StreamLink
+from catalog.selectors import allowed_hosts_q
 from scraper.client import ChallengeError, ClientError, FetchError, OriginClient
 from scraper.services import embed_host
 
@@ -42,7 +44,7 @@ class CheckSummary:
     alive: int = 0
     dead: int = 0
     inconclusive: int = 0  # fetched but no clear answer (challenge, redirect elsewhere)
-    skipped: int = 0  # host not a known embed host: not contacted
+    skipped: int = 0  # host not an allowed embed host (unknown or pending): not contacted
     changed: int = 0  # links whose ok flag changed
     requests: int = 0
     problems: list[str] = field(default_factory=list)
@@ -50,7 +52,7 @@ class CheckSummary:
     def describe(self) -> str:
         head = (
             f"{self.checked} checked: {self.alive} alive, {self.dead} dead, "
-            f"{self.inconclusive} inconclusive; {self.skipped} skipped (unknown host)"
+            f"{self.inconclusive} inconclusive; {self.skipped} skipped (host not allowed)"
         )
         lines = [head, *self.problems[:_MAX_REPORTED]]
         if len(self.problems) > _MAX_REPORTED:
@@ -92,7 +94,12 @@ def check_mirrors(*, limit: int | None = None, client: OriginClient | None = Non
     if limit is None:
         limit = int(getattr(settings, "MIRROR_CHECK_LIMIT", DEFAULT_LIMIT))
     summary = CheckSummary()
-    known = {h.lower() for h in EmbedHost.objects.values_list("host", flat=True)}
+    # Only allowed hosts (approved in the admin or listed in EMBED_HOSTS_ALLOWED): a host
+    # the origin named but nobody approved is pending, and is not contacted either.
+    known = {
+        h.lower()
+        for h in EmbedHost.objects.filter(allowed_hosts_q()).values_list("host", flat=True)
+    }
     links = list(
         StreamLink.objects.exclude(embed_url="")
         .order_by(F("checked_at").asc(nulls_first=True), "pk")

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -34,6 +33,7 @@ from catalog.models import (
     StreamLink,
     fold_text,
 )
+from catalog.selectors import host_in_policy
 from catalog.services import bump_versions
 from scraper import parsers
 from scraper.client import ClientError, FetchError, OriginClient
@@ -45,6 +45,7 @@ from scraper.parsers import (
     parse_nonce_response,
 )
 from scraper.parsers import DownloadLink as ParsedDownload
+from scraper.parsers.common import safe_http_url, url_host
 from scraper.parsers.types import BatchPage
 
 logger = logging.getLogger("scraper.services")
@@ -156,20 +157,40 @@ def _decimal(number: float | None) -> Decimal | None:
 
 
 def embed_host(url: str | None) -> str | None:
-    if not url:
-        return None
-    host = urlsplit(url).netloc.lower()
-    return host or None
+    """The lower-case `host[:port]` of a safe http(s) embed URL (what EmbedHost stores),
+    else None (javascript:, data:, user info, no host...)."""
+    return url_host(url)
 
 
-def remember_embed_hosts(urls: Iterable[str | None]) -> None:
+# last_seen is written at most this often per host: every ingest would otherwise update
+# (and lock) the same few rows that web processes resolving mirrors also touch.
+EMBED_HOST_SEEN_EVERY = datetime.timedelta(hours=1)
+
+
+def remember_embed_hosts(urls: Iterable[str | None]) -> list[str]:
+    """Record the hosts of embed URLs the scraper met; return the new ones left pending.
+
+    Recording is not allowing: a new host is stored with approved=False and stays out of
+    the CSP, the player and the health check until EMBED_HOSTS_ALLOWED lists it or an admin
+    approves it (catalog.selectors embed policy). A new pending host is logged once, here.
+    """
     hosts = {h for h in (embed_host(u) for u in urls) if h}
     if not hosts:
-        return
+        return []
+    now = timezone.now()
     known = set(EmbedHost.objects.filter(host__in=hosts).values_list("host", flat=True))
+    new = sorted(hosts - known)
     EmbedHost.objects.bulk_create(
-        [EmbedHost(host=h) for h in sorted(hosts - known)], ignore_conflicts=True
+        [EmbedHost(host=h, last_seen=now) for h in new], ignore_conflicts=True
     )
+    if known:
+        EmbedHost.objects.filter(host__in=known).filter(
+            models.Q(last_seen__isnull=True) | models.Q(last_seen__lt=now - EMBED_HOST_SEEN_EVERY)
+        ).update(last_seen=now)
+    pending = [h for h in new if not host_in_policy(h)]
+    for host in pending:
+        logger.warning("host embed baru menunggu persetujuan: %s", host)
+    return pending
 
 
 # --------------------------------------------------------------------------- ingest
@@ -314,11 +335,14 @@ def _sync_links(
 def _download_rows(downloads: Iterable[ParsedDownload]) -> dict[tuple[str, ...], dict[str, Any]]:
     rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for position, link in enumerate(downloads):
+        url = safe_http_url(link.url)
+        if url is None:  # checked again here (the parser already did): only http(s)
+            continue
         key = (link.format or "", link.quality or "", link.provider[:64])
         rows.setdefault(
             key,
             {
-                "url": link.url,
+                "url": url,
                 "size_text": link.size or "",
                 "size_bytes": link.size_bytes,
                 "position": position,
@@ -420,7 +444,8 @@ def _upsert_episodes(anime: Anime, bundle: AnimeBundle, counts: Counts) -> dict[
     for slug, page in pages.items():
         values = wanted.setdefault(slug, {"title": page.title, "number": None})
         values["post_id"] = page.post_id
-        values["default_embed_url"] = page.default_embed_url or ""
+        # Checked again here (the parser already did): nothing but http(s) is stored.
+        values["default_embed_url"] = safe_http_url(page.default_embed_url) or ""
         if page.published_on and not values.get("published_on"):
             values["published_on"] = page.published_on
     for slug, values in wanted.items():

@@ -114,7 +114,9 @@ def make_downloads(episode: Episode | None = None, batch: Batch | None = None) -
 
 
 def add_embed_host(url: str) -> None:
-    EmbedHost.objects.get_or_create(host=urlsplit(url).netloc)
+    """The sample's embed host, as an admin approved it (a host the scraper merely found
+    stays pending and is never framed: tests/test_embed_policy.py)."""
+    EmbedHost.objects.update_or_create(host=urlsplit(url).netloc, defaults={"approved": True})
 
 
 def bump_version(anime: Anime) -> None:

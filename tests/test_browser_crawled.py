@@ -5,7 +5,8 @@ Three parties, three origins:
 
 * the fake otakudesu origin answers on http://127.0.0.1:<origin port> (pages, admin-ajax);
 * its embed players are on http://localhost:<origin port>/embed/... (EmbedHost rows
-  "localhost:<origin port>", stored by ingest and by the mirror resolver);
+  "localhost:<origin port>", stored by ingest and by the mirror resolver, approved as an
+  admin would);
 * the site (live_server) is visited as http://127.0.0.1:<site port>.
 
 So the player iframe is cross-origin and on another host name than the site: the CSP's
@@ -68,6 +69,9 @@ def crawled(origin: FakeOrigin, live_server, settings, tmp_path: Path) -> str:
     # The premise of the CSP check: the embeds are on another host name than the site.
     assert urlsplit(site).hostname != urlsplit(origin.embed_base).hostname
     assert EmbedHost.objects.filter(host=embed_host).exists()
+    # Found by the crawl, the fake's embed host is pending (no real otakudesu host): an
+    # admin approves it, and only then do the pages frame it (tests/test_embed_policy.py).
+    EmbedHost.objects.filter(host=embed_host).update(approved=True)
     origin.reset_log()
     return site
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -56,8 +57,10 @@ def test_non_http_links_never_become_hrefs_or_frames(
 
 
 def test_csp_allows_frames_only_from_embed_hosts(client: Client, sample: SampleCatalogue) -> None:
-    EmbedHost.objects.create(host="player.example.test:8443")
-    EmbedHost.objects.create(host="bad host; script-src *")  # never pasted into the policy
+    EmbedHost.objects.create(host="player.example.test:8443", approved=True)
+    # Approved or not, never pasted into the policy.
+    EmbedHost.objects.create(host="bad host; script-src *", approved=True)
+    EmbedHost.objects.create(host="pending.example.test")  # found, nobody approved it
     response = client.get(sample.episodes[0].get_absolute_url())
     csp = csp_of(response)
     assert csp["frame-src"] == ["'self'", "embed.example.test", "player.example.test:8443"]
@@ -146,13 +149,16 @@ def test_mirror_endpoint_only_answers_get(client: Client, sample: SampleCatalogu
 
 
 def test_new_embed_host_reaches_the_csp_after_resolving(
-    client: Client, sample: SampleCatalogue, monkeypatch: pytest.MonkeyPatch
+    client: Client, sample: SampleCatalogue, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
-    """The player reloads with ?mirror= when a mirror lives on a host first seen now."""
+    """The player reloads with ?mirror= when a mirror lives on a host first seen now (one
+    EMBED_HOSTS_ALLOWED lists: a host nobody allowed stays pending, test_embed_policy)."""
     from scraper import services
 
+    settings.EMBED_HOSTS_ALLOWED = [*settings.EMBED_HOSTS_ALLOWED, "baru.example.test"]
+
     def resolve_on_new_host(*, link_id: int, **_: object) -> str:
-        EmbedHost.objects.get_or_create(host="baru.example.test")
+        services.remember_embed_hosts(["https://baru.example.test/e/1"])
         return "https://baru.example.test/e/1"
 
     url = sample.episodes[0].get_absolute_url()

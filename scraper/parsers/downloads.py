@@ -24,6 +24,7 @@ from .common import (
     page_slug,
     parse_size,
     raw_text,
+    safe_http_url,
     slug_from_url,
     strip_sub_suffix,
     tag_id,
@@ -139,10 +140,10 @@ def download_rows(container: LexborNode) -> list[DownloadLink]:
                 href = anchor.attrs["href"]
             except KeyError:
                 continue
-            if not href:
-                continue  # `href` without a value
-            href = href.strip()
-            if not href or href.startswith(("#", "javascript:")):
+            # Only absolute http(s) links are kept: "#", "javascript:…" in any case or
+            # spacing, data:, relative and protocol-relative links never reach the catalogue.
+            href = safe_http_url(href)
+            if href is None:
                 continue
             provider = _provider(anchor)
             if provider:

@@ -26,6 +26,7 @@ from .common import (
     node_text,
     page_slug,
     raw_text,
+    safe_http_url,
     slug_from_url,
     url_kind,
 )
@@ -278,7 +279,9 @@ def _embed_url(root: LexborNode) -> str | None:
     ):
         src = media_src(root.css_first(selector))
         if src:
-            return src
+            # An iframe that is not an absolute http(s) URL (javascript:, data:, a relative
+            # path) is no player we can show: never stored, the mirrors stand in for it.
+            return safe_http_url(src)
     return None
 
 
@@ -385,4 +388,8 @@ def parse_embed_response(body: str) -> str:
     )
     if not src:
         raise ParseError("embed", "", "iframe src")
-    return src
+    # The origin's answer decides nothing about what we frame: only http(s) with a host.
+    safe = safe_http_url(src)
+    if safe is None:
+        raise ParseError("embed", "", "http(s) iframe src")
+    return safe

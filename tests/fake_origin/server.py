@@ -38,6 +38,26 @@ from . import markup
 from .catalog import DEFAULT_NOW, Catalog, generate_catalog
 
 FAULT_KINDS = ("500", "502", "503", "429", "timeout", "reset", "truncated")
+# What FakeOrigin.serve_unsafe_links serves: none of them may ever be stored or shown.
+UNSAFE_EMBEDS = (
+    "JaVa\tScRiPt:alert(document.domain)",
+    "data:text/html,<script>alert(document.domain)</script>",
+    " JaVaScRiPt:alert(1)",
+    "vbscript:msgbox(1)",
+    "//evil.example/embed/1",
+    "DATA:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "javascript:alert(2)",
+)
+UNSAFE_DOWNLOADS = (
+    "JaVaScRiPt:alert(3)",
+    " javascript:alert(4)",
+    "data:text/html,<script>alert(5)</script>",
+    "VBScript:msgbox(6)",
+    "//evil.example/dl/7",
+    "file:///etc/passwd",
+    "java\nscript:alert(8)",
+    "https://evil.example\\@dl.example/9",
+)
 PAGE_KINDS = (
     "home",
     "ongoing",
@@ -348,6 +368,25 @@ class FakeOrigin:
                 self._challenge_seed = self._challenge_token = None
 
     # --- catalogue changes -----------------------------------------------------------
+    def serve_unsafe_links(self, episode_slug: str | None = None) -> str:
+        """A hacked origin: one episode's player, mirrors and some download links become
+        javascript:/data:/vbscript:/protocol-relative URLs in mixed case and spacing (see
+        UNSAFE_EMBEDS and UNSAFE_DOWNLOADS; those downloads are renamed "Jahat1"...).
+        The truth changes with them. Default: the newest episode of the first anime.
+        Returns the episode's slug."""
+        with self._lock:
+            cat = self.catalog
+            slug = episode_slug or next(iter(cat.anime.values())).episodes[0].slug
+            ep = cat.episodes[slug]
+            # The default mirror first: it is also the page's player iframe.
+            mirrors = sorted(ep.mirrors, key=lambda m: not m.is_default)
+            for n, mirror in enumerate(mirrors):
+                mirror.embed_url = UNSAFE_EMBEDS[n % len(UNSAFE_EMBEDS)]
+            for n, (download, url) in enumerate(zip(ep.downloads, UNSAFE_DOWNLOADS, strict=False)):
+                download.url = url
+                download.provider = f"Jahat{n + 1}"
+        return slug
+
     def add_episode(self, anime_slug: str) -> str:
         with self._lock:
             return self.catalog.add_episode(anime_slug)
