@@ -30,7 +30,9 @@ wait_for_db() {
 case "${1:-web}" in
   web)
     wait_for_db
-    python manage.py migrate --noinput
+    # A migration may rewrite a big table: one statement can take longer than the short
+    # DB_READ_TIMEOUT that keeps requests from hanging on a frozen database.
+    DB_READ_TIMEOUT=3600 DB_WRITE_TIMEOUT=3600 python manage.py migrate --noinput
     python manage.py setup_schedules
     # Static files were collected at build time; copy them into the volume nginx serves.
     # Old hashed files stay, so pages cached by browsers during a deploy keep working.
