@@ -56,7 +56,8 @@ class DegradedMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from otakusite import errors, resilience  # loads catalog: imported once apps are ready
 
-        if not resilience.database_unavailable(exception):
+        # With DEBUG on (`make run`) the developer gets Django's error page instead.
+        if settings.DEBUG or not resilience.database_unavailable(exception):
             return None
         resilience.close_broken_connections()
         log.warning("database unavailable for %s %s: %s", request.method, request.path, exception)

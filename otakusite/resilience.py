@@ -162,8 +162,12 @@ class FailFastConnectionPool(ConnectionPool):
 
 def database_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means "the database cannot be reached" (down, frozen, restarting,
-    connection lost), as opposed to a bug in a query (ProgrammingError, IntegrityError)."""
-    return isinstance(exc, OperationalError | InterfaceError)
+    connection lost), as opposed to a bug in a query (ProgrammingError, IntegrityError).
+    SQLite reports a missing table or column (migrations not applied) as OperationalError
+    too: that is a deployment bug to show, not an outage to paper over."""
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    return not str(exc).startswith(("no such table", "no such column"))
 
 
 def close_broken_connections() -> None:

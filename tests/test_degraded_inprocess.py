@@ -117,3 +117,11 @@ def test_readiness_with_redis_down_is_degraded_not_failing(sample) -> None:
         }
         assert client.get("/jadwal/").status_code == 200  # pages come from the database
         assert client.get("/healthz/live").json() == {"ok": True, "status": "alive"}
+
+
+def test_a_missing_table_is_not_an_outage() -> None:
+    """SQLite says OperationalError for a schema problem (migrations not applied): a bug to
+    show (500), not an outage to hide behind kept pages."""
+    assert resilience.database_unavailable(OperationalError(2013, "Lost connection"))
+    assert not resilience.database_unavailable(OperationalError("no such table: catalog_anime"))
+    assert not resilience.database_unavailable(ProgrammingError("syntax error"))
