@@ -13,7 +13,12 @@ mkdir -p "$var"
 
 $py -m tests.fake_origin --port "$origin_port" --size "$size" >"$var/fake-origin.log" 2>&1 &
 origin_pid=$!
-trap 'kill "$origin_pid" 2>/dev/null || true' EXIT INT TERM
+# On Ctrl-C or SIGTERM stop the origin and end here (a trap that does not exit would let
+# the script go on to the next command, e.g. start the site without its origin).
+stop_origin() { kill "$origin_pid" 2>/dev/null || true; wait "$origin_pid" 2>/dev/null || true; }
+trap 'stop_origin' EXIT
+trap 'stop_origin; exit 130' INT
+trap 'stop_origin; exit 143' TERM
 base="http://127.0.0.1:$origin_port"
 for _ in $(seq 1 100); do
   if $py -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$base/" 2>/dev/null; then
