@@ -6,6 +6,7 @@ import functools
 import hashlib
 import math
 import os
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -74,23 +75,24 @@ def cached_page(
     if not_modified := get_conditional_response(request, etag=etag):
         return not_modified
     if entry is None or entry[0] != token:
-        context = {
-            "site_status": status,
-            "page_path": canonical,
-            "page_query": QueryDict(query),
-            **build(),
-        }
-        # Kept encoded: a hit then hands its bytes over without encoding them again.
-        entry = (token, render_to_string(template, context, request).encode())
-        cache.set(key, entry, PAGE_CACHE_SECONDS)
-        near.keep_page(key, entry, len(entry[1]))
-        # And its last good copy, found without the database while that is down.
-        stale.remember(
-            stale.identity(request.path, params),
-            entry[1],
-            as_of=status.last_ok_at,
-            frame_hosts=context.get("frame_hosts", ()),
-        )
+        # One build per page per process at a time: when a crawl changes the catalogue
+        # every few seconds, every thread asking for the home page at that moment would
+        # otherwise render it (a load test saw p99 1.7 s and timeouts). A thread that
+        # waited finds the page its neighbour just built. The wait is bounded: behind a
+        # build stuck on a frozen database, a thread goes ahead on its own as before.
+        lock = _BUILD_LOCKS[hash(key) % len(_BUILD_LOCKS)]
+        waited = lock.acquire(timeout=BUILD_WAIT_SECONDS)
+        try:
+            if waited:
+                status, token, entry = _lookup(near, key)
+            if entry is None or entry[0] != token:
+                entry = _build_page(
+                    request, template, key=key, build=build, status=status, params=params
+                )
+        finally:
+            if waited:
+                lock.release()
+        etag = f'"{_digest(f"{digest}|{entry[0]}")}"'  # the status may have moved meanwhile
     response = HttpResponse(entry[1])
     response["ETag"] = etag
     if last_modified:
@@ -99,6 +101,45 @@ def cached_page(
     # directly: the response is new, there is nothing for patch_cache_control to merge.
     response["Cache-Control"] = "no-cache"
     return response
+
+
+# Striped: a lock per page would need bookkeeping; 64 make unrelated pages rarely wait.
+_BUILD_LOCKS = [threading.Lock() for _ in range(64)]
+# A normal build takes milliseconds; one that takes longer is stuck, not worth waiting for.
+BUILD_WAIT_SECONDS = 1.0
+
+
+def _build_page(
+    request: HttpRequest,
+    template: str,
+    *,
+    key: str,
+    build: Callable[[], dict[str, Any]],
+    status: sel.SiteStatus,
+    params: dict[str, str] | None,
+) -> tuple[str, bytes]:
+    """Render a page, cache it (Redis and this process's near copy) and return the entry."""
+    near = nearcache.current()
+    query = urlencode(sorted(params.items())) if params else ""
+    canonical = f"{request.path}?{query}" if query else request.path
+    context = {
+        "site_status": status,
+        "page_path": canonical,
+        "page_query": QueryDict(query),
+        **build(),
+    }
+    # Kept encoded: a hit then hands its bytes over without encoding them again.
+    entry = (status.cache_token, render_to_string(template, context, request).encode())
+    cache.set(key, entry, PAGE_CACHE_SECONDS)
+    near.keep_page(key, entry, len(entry[1]))
+    # And its last good copy, found without the database while that is down.
+    stale.remember(
+        stale.identity(request.path, params),
+        entry[1],
+        as_of=status.last_ok_at,
+        frame_hosts=context.get("frame_hosts", ()),
+    )
+    return entry
 
 
 def _lookup(near: nearcache.NearCache, key: str) -> tuple[sel.SiteStatus, str, Any]:

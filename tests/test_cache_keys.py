@@ -185,3 +185,59 @@ def test_a_full_cache_redis_keeps_serving_and_the_broker_keeps_its_keys(
             assert "OOM" not in web.log_text()
         assert queue.llen("django_q:otakusite:q") == 100
         assert int(filler.info("stats")["evicted_keys"]) > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_for_a_changed_page_render_it_once_per_process(
+    sample: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a crawl changes the catalogue, every viewer asking for the home page at that
+    moment used to render it (the load test: home page p99 1.7 s, timeouts, while
+    crawling). Threads of one process now wait for the one render and reuse it."""
+    import threading
+
+    from django.db import connection
+    from django.test import RequestFactory
+
+    from catalog import selectors as sel
+    from catalog import views
+
+    threads_n = 8
+    lookups = threading.Semaphore(0)
+    release = threading.Event()
+    builds: list[int] = []
+    real_lookup, real_newest = views._lookup, sel.newest_episodes
+
+    def counting_lookup(*args: object, **kwargs: object) -> object:
+        lookups.release()
+        return real_lookup(*args, **kwargs)  # type: ignore[arg-type]
+
+    def slow_newest(*args: object, **kwargs: object) -> object:
+        builds.append(1)
+        # Hold the render until every thread has looked for the page (bounds a hang only).
+        assert release.wait(timeout=60)
+        return real_newest(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(views, "_lookup", counting_lookup)
+    # The wait is bounded at 1 s (a stuck build must not hold everybody); here the bound
+    # only bounds a hang, so a slow test database cannot make threads build on their own.
+    monkeypatch.setattr(views, "BUILD_WAIT_SECONDS", 60)
+    monkeypatch.setattr(sel, "newest_episodes", slow_newest)
+    statuses: list[int] = []
+
+    def viewer() -> None:
+        try:
+            statuses.append(views.home(RequestFactory().get("/")).status_code)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=viewer) for _ in range(threads_n)]
+    for worker in workers:
+        worker.start()
+    for _ in range(threads_n):  # each thread's first look into the cache
+        assert lookups.acquire(timeout=60)
+    release.set()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert statuses == [200] * threads_n
+    assert len(builds) == 1, f"the home page was rendered {len(builds)} times at once"

@@ -1,0 +1,313 @@
+"""Load test of the deployed layout while the crawl runs; writes "## Operation under load"
+in BENCHMARKS.md.
+
+What it does (everything it starts it stops, all on free ports and in a temporary folder,
+never the machine's shared MariaDB or Redis):
+
+1. starts a private MariaDB (SQLite when MariaDB is not installed) and two private Redis
+   servers, as docker-compose.yml has them: the broker's (noeviction) and the page
+   cache's (maxmemory + allkeys-lru, the shipped settings);
+2. starts the fake origin with a few hundred anime, crawls a handful of them
+   (`manage.py scrape full --limit`) so the measured pages exist;
+3. starts gunicorn with deploy/gunicorn.conf.py as shipped (its default worker count for
+   this machine) and nginx with deploy/nginx/nginx.conf (local ports and paths only);
+4. measures with `wrk` through nginx (32 keep-alive connections, 2 threads) the cached
+   anime page and the home page: first idle, then while `manage.py scrape full` crawls
+   the whole fake origin in a separate process (unthrottled: SCRAPER_RATE_LIMIT=0, the
+   worst case for the web processes' share of the CPU);
+5. counts what viewers would notice: socket errors and non-2xx answers, and gunicorn
+   worker restarts.
+
+Run: `make bench` or `.venv/bin/python bench/bench_operation.py [--seconds 20]
+[--size 300] [--no-write]`. Needs wrk, nginx and redis-server (skips without them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mdsection
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TITLE = "Operation under load"
+CONNECTIONS = 32
+
+
+@dataclass
+class Run:
+    label: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    socket_errors: int
+    non_2xx: int
+    crawl_running_at_end: bool | None = None
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, seconds: int, label: str) -> Run:
+    out = subprocess.run(
+        [shutil.which("wrk") or "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
+         "-H", "Host: localhost", url],
+        capture_output=True, text=True, check=True, timeout=seconds + 120,
+    ).stdout  # fmt: skip
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s))\s*$", out, re.M))
+    if len(latency) < 2:
+        raise RuntimeError(f"wrk gave no latency distribution for {url}:\n{out}")
+
+    def pct(key: str) -> float:
+        value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", latency[key]).groups()  # type: ignore[union-attr]
+        return _ms(value, unit)
+
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Run(
+        label=label,
+        requests_per_s=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=pct("50"),
+        p99_ms=pct("99"),
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        socket_errors=sum(map(int, errors.groups())) if errors else 0,
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+    )
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    except OSError:
+        mem = 0
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem} GB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def versions() -> str:
+    def first_line(*argv: str) -> str:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        except OSError:
+            return "?"
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+
+    import gunicorn
+
+    from tests import procs
+
+    def version(text: str, name: str) -> str:
+        found = re.search(r"\d+\.\d+(?:\.\d+)?", text.split("sha=", maxsplit=1)[0])
+        return f"{name} {found.group(0) if found else '?'}"
+
+    mariadb = version(first_line(procs.MARIADBD, "--version"), "MariaDB") if procs.MARIADBD else ""
+    return ", ".join(
+        part
+        for part in (
+            f"gunicorn {gunicorn.__version__}",
+            version(first_line(procs.NGINX or "nginx", "-v"), "nginx"),
+            version(first_line(procs.REDIS_SERVER or "redis-server", "--version"), "Redis"),
+            mariadb,
+            version(first_line("wrk", "-v"), "wrk"),
+        )
+        if part
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
+    parser.add_argument("--size", type=int, default=300, help="anime in the fake origin")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write the file")
+    args = parser.parse_args(argv)
+
+    missing = [tool for tool in ("wrk", "nginx", "redis-server") if not shutil.which(tool)]
+    missing = [t for t in missing if not Path(f"/usr/sbin/{t}").exists()]
+    if missing:
+        print(f"bench_operation: skipped, not installed: {', '.join(missing)}")
+        return 0
+
+    import pytest
+
+    from tests.edge_helpers import compose_services, local_nginx_conf, option, redis_command_args
+    from tests.fake_origin import FakeOrigin
+    from tests.procs import (
+        MARIADBD,
+        free_port,
+        manage,
+        prepare_site,
+        site_env,
+        start_gunicorn,
+        start_manage,
+        start_mariadb,
+        start_nginx,
+        start_redis,
+    )
+
+    cache_args = redis_command_args(compose_services()["redis-cache"])
+    shipped_cache = [
+        "--maxmemory", option(cache_args, "maxmemory") or "256mb",
+        "--maxmemory-policy", option(cache_args, "maxmemory-policy") or "allkeys-lru",
+    ]  # fmt: skip
+    workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * (os.cpu_count() or 1) + 1, 8))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-operation-"))
+    runs: list[Run] = []
+    started: list[object] = []
+    try:
+        db_url = f"sqlite:///{tmp / 'site.sqlite3'}"
+        if MARIADBD:
+            try:
+                mariadb = start_mariadb(tmp, timezones=True)
+                started.append(mariadb)
+                db_url = mariadb.url("otakusite")
+            except pytest.skip.Exception:
+                pass
+        broker = start_redis(tmp, extra_args=["--maxmemory-policy", "noeviction"])
+        cache = start_redis(tmp, extra_args=shipped_cache)
+        started += [broker, cache]
+        with FakeOrigin(seed=11, size=args.size) as origin:
+            env = site_env(
+                tmp,
+                database_url=db_url,
+                redis_url=broker.url(0),
+                CACHE_REDIS_URL=cache.url(0),
+                OTAKUDESU_BASE_URL=origin.base_url,
+                SCRAPER_RATE_LIMIT="0",
+                AUTO_FIRST_CRAWL="0",
+            )
+            print(f"bench_operation: preparing the site in {tmp} ...")
+            prepare_site(env)
+            manage(env, "scrape", "full", "--limit", "8")
+            anime = manage(env, "shell", "-c", _FIRST_ANIME).stdout.strip().splitlines()[-1]
+            web = start_gunicorn(env, tmp, workers=workers)
+            started.append(web)
+            nginx_port = free_port()
+            nginx_dir = tmp / "nginx"
+            nginx_dir.mkdir()
+            conf = local_nginx_conf(
+                nginx_dir,
+                listen_port=nginx_port,
+                web_port=web.port,
+                static_dir=tmp / "staticfiles",
+                extra_swaps={"include /etc/nginx/tls/*.conf;": ""},
+            )
+            nginx = start_nginx(conf, nginx_dir, port=nginx_port)
+            started.append(nginx)
+            base = f"http://127.0.0.1:{nginx_port}"
+            pages = {"cached anime page": f"{base}{anime}", "home page": f"{base}/"}
+            for url in pages.values():  # warm the cache and the near cache
+                wrk(url, 2, "warm-up")
+            for label, url in pages.items():
+                print(f"bench_operation: {label}, idle ...")
+                runs.append(wrk(url, args.seconds, f"{label}, idle"))
+            crawl = start_manage(env, tmp, "scrape", "full", name="crawl")
+            started.append(crawl)
+            crawl_start = time.monotonic()
+            for label, url in pages.items():
+                print(f"bench_operation: {label}, while crawling ...")
+                run = wrk(url, args.seconds, f"{label}, crawl running")
+                run.crawl_running_at_end = crawl.process.poll() is None
+                runs.append(run)
+            crawl.process.wait(timeout=3600)
+            crawl_seconds = time.monotonic() - crawl_start
+            restarts = web.log_text().count("Booting worker") - workers
+            anime_count = manage(env, "shell", "-c", _COUNT).stdout.strip().splitlines()[-1]
+    finally:
+        for service in reversed(started):
+            with contextlib.suppress(Exception):
+                service.stop()  # type: ignore[attr-defined]
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    section = render(
+        runs,
+        workers=workers,
+        crawl_seconds=crawl_seconds,
+        anime_count=anime_count,
+        args=args,
+        restarts=restarts,
+        db_url=db_url,
+    )
+    print(section)
+    if not args.no_write:
+        mdsection.write_section(TITLE, section, mdsection.OUTPUT)
+    return 0
+
+
+_FIRST_ANIME = (
+    "from catalog.models import Anime; print(Anime.objects.order_by('slug').first()"
+    ".get_absolute_url())"
+)
+_COUNT = "from catalog.models import Anime, Episode; print(Anime.objects.count(), 'anime,', Episode.objects.count(), 'episodes')"  # noqa: E501
+
+
+def render(
+    runs: list[Run],
+    *,
+    workers: int,
+    crawl_seconds: float,
+    anime_count: str,
+    args: argparse.Namespace,
+    restarts: int,
+    db_url: str,
+) -> str:
+    database = "private MariaDB" if db_url.startswith("mysql") else "SQLite"
+    still = {None: "–", True: "yes", False: "**no, it had ended**"}
+    rows = "\n".join(
+        f"| {r.label} | {r.requests_per_s:,.0f} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | "
+        f"{r.requests:,} | {r.socket_errors} | {r.non_2xx} | {still[r.crawl_running_at_end]} |"
+        for r in runs
+    )
+    when = time.strftime("%Y-%m-%d", time.gmtime())
+    intro = " ".join(
+        [
+            f"`bench/bench_operation.py`, run {when} on {machine()}; {versions()}.",
+            "The machine was shared with other engineers' test runs, so the numbers are a",
+            "floor rather than a ceiling.",
+        ]
+    )
+    layout = " ".join(
+        [
+            f"The deployed layout on one machine: `wrk -t2 -c{CONNECTIONS} -d{args.seconds}s`",
+            "→ nginx (`deploy/nginx/nginx.conf`, local ports) → gunicorn",
+            f"(`deploy/gunicorn.conf.py` as shipped: {workers} gthread workers × 4 threads,",
+            f"no recycling by request count) → {database}; the page cache on a Redis with the",
+            "Compose file's `maxmemory`/`allkeys-lru`, the broker on a second Redis.",
+            '"Crawl running": `manage.py scrape full` in a separate process crawls the fake',
+            f"origin ({args.size} anime, unthrottled `SCRAPER_RATE_LIMIT=0`, so it takes as",
+            "much CPU as it can) during the measurement; it needed",
+            f"{crawl_seconds:.0f} s in all and stored {anime_count}. Errors are what a",
+            "viewer notices: wrk's socket errors (connect, read, write, timeout > 2 s) and",
+            "non-2xx answers.",
+        ]
+    )
+    header = "| page | requests/s | p50 | p99 | requests | socket errors | non-2xx | crawling |"
+    return (
+        f"## {TITLE}\n\n{intro}\n\n{layout}\n\n{header}\n"
+        f"|---|---:|---:|---:|---:|---:|---:|---|\n{rows}\n\n"
+        f"Gunicorn worker restarts during the whole run: {restarts}.\n"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
