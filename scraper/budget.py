@@ -25,8 +25,11 @@ Request budget
       (it spaces its own requests ``interval / (1 - share)`` apart), so an arriving viewer
       usually finds a free slot at once.
 
-    An origin answering 429 with Retry-After pushes the host's next free slot that far
-    out for everybody (:meth:`Budget.penalize`).
+    A slot is a reservation made ahead of time; right before sending, the client also
+    claims the send (:meth:`Budget.claim`): sends are one interval apart by the clock at
+    send time too, so a sleep that overran its slot or a thread that got the CPU late does
+    not put two requests back to back. An origin answering 429 with Retry-After pushes the
+    host's next free slot that far out for everybody (:meth:`Budget.penalize`).
 
 Clearance jar
     Cookie records keyed by (domain, path, name), each stamped with the wall-clock time it
@@ -103,6 +106,8 @@ class Budget(Protocol):
 
     def penalize(self, host: str, seconds: float) -> None: ...
 
+    def claim(self, host: str, *, interval: float) -> float: ...
+
 
 # --------------------------------------------------------------------------- in-process
 
@@ -110,6 +115,7 @@ class Budget(Protocol):
 @dataclass
 class _HostSlots:
     next_free: float = float("-inf")  # the theoretical arrival time of the next request
+    last_sent: float = float("-inf")  # when the last request was actually let go
     crawl_next: float = float("-inf")  # the crawl's own spacing while viewers are around
     viewer_seen: float = float("-inf")
 
@@ -141,6 +147,16 @@ class LocalBudget:
         with self._lock:
             slots = self._hosts.setdefault(host, _HostSlots())
             slots.next_free = max(slots.next_free, self._clock() + seconds)
+
+    def claim(self, host: str, *, interval: float) -> float:
+        with self._lock:
+            now = self._clock()
+            slots = self._hosts.setdefault(host, _HostSlots())
+            wait = slots.last_sent + interval - now
+            if wait > 0:
+                return wait
+            slots.last_sent = now
+            return 0.0
 
     def reset(self) -> None:
         with self._lock:
@@ -231,6 +247,20 @@ return 1
 """
 
 
+# KEYS: last_sent. ARGV: interval. '0' when the request may go now, else the wait.
+_CLAIM_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now - last < interval then
+  return tostring(last + interval - now)
+end
+redis.call('SET', KEYS[1], tostring(now), 'PX', math.floor((interval + 60) * 1000))
+return '0'
+"""
+
+
 class _Warner:
     """Log a fallback at most once a minute: an outage must not flood the log."""
 
@@ -263,28 +293,33 @@ class RedisBudget:
         self._key = key
         self.viewer_share = viewer_share
         self._fallback = fallback or _local
-        self._scripts: dict[int, tuple[Any, Any]] = {}
+        self._scripts: dict[int, tuple[Any, Any, Any]] = {}
         self._warn = _Warner()
 
-    def _script(self) -> tuple[Any, Any, Any]:
+    def _script(self) -> tuple[Any, Any, Any, Any]:
         conn = self._connection()
         scripts = self._scripts.get(id(conn))
         if scripts is None:
-            scripts = (conn.register_script(_TAKE_LUA), conn.register_script(_PENALIZE_LUA))
+            scripts = (
+                conn.register_script(_TAKE_LUA),
+                conn.register_script(_PENALIZE_LUA),
+                conn.register_script(_CLAIM_LUA),
+            )
             self._scripts[id(conn)] = scripts
         return conn, *scripts
 
     def _keys(self, host: str) -> list[str]:
         base = f"scraper:budget:{host}"
-        return [self._key(f"{base}:next"), self._key(f"{base}:crawl"), self._key(f"{base}:viewer")]
+        names = ("next", "crawl", "viewer", "sent")
+        return [self._key(f"{base}:{name}") for name in names]
 
     def take(
         self, host: str, *, interval: float, lane: Lane, max_wait: float | None = None
     ) -> Grant:
         try:
-            conn, take, _ = self._script()
+            conn, take, _, _ = self._script()
             granted, wait = take(
-                keys=self._keys(host),
+                keys=self._keys(host)[:3],
                 args=[
                     str(lane),
                     repr(interval),
@@ -301,11 +336,20 @@ class RedisBudget:
 
     def penalize(self, host: str, seconds: float) -> None:
         try:
-            conn, _, penalize = self._script()
+            conn, _, penalize, _ = self._script()
             penalize(keys=self._keys(host)[:1], args=[repr(seconds)], client=conn)
         except Exception as exc:
             self._warn("request budget: Redis unavailable (%s); limiting this process only", exc)
             self._fallback.penalize(host, seconds)
+
+    def claim(self, host: str, *, interval: float) -> float:
+        try:
+            conn, _, _, claim = self._script()
+            wait = claim(keys=self._keys(host)[3:], args=[repr(interval)], client=conn)
+        except Exception as exc:
+            self._warn("request budget: Redis unavailable (%s); limiting this process only", exc)
+            return self._fallback.claim(host, interval=interval)
+        return max(0.0, float(wait))
 
 
 # --------------------------------------------------------------------------- cookie jar
@@ -509,20 +553,29 @@ class RedisJar:
 # --------------------------------------------------------------------------- from settings
 
 
+def _alias() -> str:
+    """The cache whose Redis holds shared state: "coordination" (the Redis that never
+    evicts, beside django-q2's queue) when the settings define it, else "default"."""
+    from django.conf import settings
+
+    return "coordination" if "coordination" in settings.CACHES else "default"
+
+
 def _redis_configured() -> bool:
     from django.conf import settings
 
     if not settings.configured:
         return False
-    backend = str(settings.CACHES.get("default", {}).get("BACKEND", ""))
+    backend = str(settings.CACHES.get(_alias(), {}).get("BACKEND", ""))
     return backend.startswith("django_redis")
 
 
 def _redis_parts() -> tuple[Callable[[], Any], Callable[[str], str]]:
-    from django.core.cache import cache
+    from django.core.cache import caches
     from django_redis import get_redis_connection
 
-    return (lambda: get_redis_connection("default")), cache.make_key
+    alias = _alias()
+    return (lambda: get_redis_connection(alias)), caches[alias].make_key
 
 
 _shared_lock = threading.Lock()

@@ -86,6 +86,8 @@ ACCEPT_DOCUMENT = (
 )
 AJAX_PATH = "/wp-admin/admin-ajax.php"
 MAX_REDIRECTS = 10
+# The longest a host's Retry-After closes its budget for every client.
+MAX_HOST_PAUSE = 300.0
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -283,14 +285,17 @@ class OriginClient:
         self.max_budget_wait = max_budget_wait
         self._budget_left = max_budget_wait if max_budget_wait is not None else 0.0
         self._budget: Budget | None = None
+        # Send-time spacing (Budget.claim) needs a clock that moves while we sleep.
+        self._claims = False
         if self._interval:
             if budget is not None:
-                self._budget = budget
+                self._budget, self._claims = budget, True
             elif clock is not time.monotonic:
-                # A test's clock: slots measured on it cannot be shared with real clients.
+                # A test's clock: slots measured on it cannot be shared with real clients,
+                # and this one client needs no send-time check against others.
                 self._budget = LocalBudget(clock=clock)
             else:
-                self._budget = shared_budget()
+                self._budget, self._claims = shared_budget(), True
         self._origin_key = _host_key(base)
         # Hosts allowed at any port are stored with port 0.
         self._allowed: set[_HostKey] = {self._origin_key}
@@ -429,6 +434,21 @@ class OriginClient:
         logger.info("clearance adopted: %d cookie(s), UA %s", len(items), user_agent)
         self._publish(fresh)
 
+    def spend_wait(self, seconds: float) -> None:
+        """Count time spent waiting on this client's behalf elsewhere (another process
+        fetching what it needs) against its ``max_budget_wait``."""
+        if self.max_budget_wait is not None:
+            with self._lock:
+                self._budget_left -= seconds
+
+    @property
+    def wait_left(self) -> float | None:
+        """What remains of ``max_budget_wait`` (None: no limit)."""
+        if self.max_budget_wait is None:
+            return None
+        with self._lock:
+            return max(0.0, self._budget_left)
+
     def sync_cookies(self) -> bool:
         """Take what other clients published to the shared jar since we last looked
         (a clearance solved in another process); True when anything was adopted."""
@@ -495,6 +515,7 @@ class OriginClient:
                         self._budget_left -= grant.wait
                 if grant.wait > 0:
                     self._sleep(grant.wait)
+                self._claim(host)
                 return
             if max_wait is not None and (self.lane == Lane.VIEWER or grant.wait > max_wait):
                 raise BudgetExhausted(
@@ -510,6 +531,15 @@ class OriginClient:
             # The crawl lane never reserves ahead: wait until a slot is free and ask again
             # (a viewer may take it first, which is the point).
             self._sleep(grant.wait)
+
+    def _claim(self, host: str) -> None:
+        """Check the slot at send time: a sleep that overran it, or a thread that got the
+        CPU late, must not send right behind the previous request to this host (slots are
+        one interval apart, actual sends must be too, or the host sees bursts)."""
+        if not self._claims or self._budget is None:
+            return
+        while (wait := self._budget.claim(host, interval=self._interval)) > 0:
+            self._sleep(wait)
 
     def _request(
         self,
@@ -587,18 +617,20 @@ class OriginClient:
                     )
                 if status == 429 or status >= 500:
                     reason = f"HTTP {status}"
+                    retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+                    if self._budget is not None and retry_after:
+                        # The host asked everybody to slow down, not just this client: its
+                        # budget has no slot for anyone until then (last attempt or not).
+                        pause = min(retry_after, MAX_HOST_PAUSE)
+                        self._budget.penalize("{}:{}".format(*_host_key(url)), pause)
                     if attempts > self.retries:
                         message = f"{method} {url} failed after {attempts} attempt(s): {reason}"
                         logger.warning("%s", message)
                         raise FetchError(message, url=str(url), status=status, attempts=attempts)
-                    retry_after = _retry_after_seconds(response.headers.get("retry-after"))
                     if retry_after is None:
                         delay = self._backoff_delay(attempts)
                     else:
                         delay = min(retry_after, self.max_retry_after)
-                        if self._budget is not None and retry_after > 0:
-                            # The host asked everybody to slow down, not just this client.
-                            self._budget.penalize("{}:{}".format(*_host_key(url)), delay)
                 elif status in {404, 410}:
                     raise NotFound(
                         f"{method} {url}: HTTP {status} (not found)",
@@ -624,6 +656,18 @@ class OriginClient:
                 self.retries,
                 delay,
             )
+            if self.max_budget_wait is not None:
+                # A viewer waits seconds, not a backoff or a Retry-After of minutes.
+                with self._lock:
+                    over = delay > self._budget_left
+                    self._budget_left -= delay
+                if over:
+                    raise BudgetExhausted(
+                        f"{method} {url}: {reason}; not waiting {delay:.1f}s for a retry",
+                        url=str(url),
+                        host="{}:{}".format(*_host_key(url)),
+                        retry_after=delay,
+                    )
             if delay > 0:
                 self._sleep(delay)
 

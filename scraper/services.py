@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from catalog.models import (
 from catalog.selectors import host_in_policy
 from catalog.services import bump_versions
 from scraper import parsers
-from scraper.client import ClientError, FetchError, OriginClient
+from scraper.client import BudgetExhausted, ClientError, FetchError, Lane, OriginClient
 from scraper.parsers import (
     AnimeDetail,
     EpisodePage,
@@ -673,6 +674,41 @@ class MirrorError(Exception):
     """A mirror could not be resolved (the message says why)."""
 
 
+class MirrorBusy(MirrorError):  # noqa: N818 -- a MirrorError; "busy" says what it is
+    """The origin's request budget is spent for now: nothing was asked, the mirror is not
+    broken. ``retry_after`` seconds until a slot frees; ``cached_url`` is the embed resolved
+    earlier (older than RESOLVED_FRESH_FOR), or "" when there is none."""
+
+    def __init__(self, message: str, *, retry_after: float, cached_url: str = "") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.cached_url = cached_url
+
+
+# A viewer waits for the resolution; these keep that wait to seconds (the budget's own
+# wait is SCRAPER_VIEWER_MAX_WAIT, in all, across the requests of one resolution).
+VIEWER_TIMEOUT = 8.0
+VIEWER_RETRIES = 1
+# One process asks the origin for a new nonce; the others wait this long for its answer.
+NONCE_ASK_SECONDS = 10
+NONCE_WAIT_SECONDS = 1.0
+
+
+def make_viewer_client(base_url: str | None = None) -> OriginClient:
+    """The client of a viewer's mirror request: the budget's viewer lane (served before
+    the crawl), a bounded wait for slots, one quick retry and a short timeout."""
+    return make_client(
+        base_url,
+        lane=Lane.VIEWER,
+        max_budget_wait=settings.SCRAPER_VIEWER_MAX_WAIT,
+        retries=VIEWER_RETRIES,
+        timeout=min(settings.SCRAPER_TIMEOUT, VIEWER_TIMEOUT),
+        connect_timeout=min(settings.SCRAPER_TIMEOUT, VIEWER_TIMEOUT) / 2,
+        max_backoff=1.0,
+        max_retry_after=settings.SCRAPER_VIEWER_MAX_WAIT,
+    )
+
+
 def _actions_key(client: OriginClient) -> str:
     return f"scraper:mirror-actions:{client.base_url}"
 
@@ -702,8 +738,27 @@ def _nonce(client: OriginClient, action: str, *, fresh: bool = False) -> tuple[s
     key = _nonce_key(client)
     if not fresh and (nonce := cache.get(key)):
         return nonce, True
-    nonce = parse_nonce_response(client.post_ajax({"action": action}))
-    cache.set(key, nonce, NONCE_TTL)
+    # The nonce is shared through the cache by every process. When it is missing, one
+    # process asks the origin and the others wait a moment for its answer: a burst of
+    # viewers would otherwise each spend a budget slot on the same nonce.
+    asking = f"{key}:asking"
+    if not fresh and not cache.add(asking, 1, NONCE_ASK_SECONDS):
+        # A viewer's wait here counts against its limit (client.wait_left).
+        left = client.wait_left
+        patience = NONCE_WAIT_SECONDS if left is None else min(NONCE_WAIT_SECONDS, left / 2)
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < patience:
+                time.sleep(0.1)
+                if nonce := cache.get(key):
+                    return nonce, True
+        finally:
+            client.spend_wait(time.monotonic() - started)
+    try:
+        nonce = parse_nonce_response(client.post_ajax({"action": action}))
+        cache.set(key, nonce, NONCE_TTL)
+    finally:
+        cache.delete(asking)
     return nonce, False
 
 
@@ -731,11 +786,12 @@ def _resolve_embed(client: OriginClient, link: StreamLink) -> str:
 
 
 @contextmanager
-def _client_or(client: OriginClient | None) -> Iterator[OriginClient]:
+def _client_or(client: OriginClient | None, *, viewer: bool = False) -> Iterator[OriginClient]:
     if client is not None:
         yield client
         return
-    with make_client(current_base_url()) as own:
+    base = current_base_url()
+    with make_viewer_client(base) if viewer else make_client(base) as own:
         yield own
 
 
@@ -743,7 +799,9 @@ def resolve_mirror(*, link_id: int, client: OriginClient | None = None, force: b
     """The embed URL of a stream mirror, resolved through the origin's admin-ajax protocol.
 
     A recent resolution is reused; a failure leaves the stored link as it was (only its
-    `last_error` says why) and raises MirrorError.
+    `last_error` says why) and raises MirrorError. Without a ``client`` this is a viewer
+    waiting: a viewer-lane client (see make_viewer_client), and MirrorBusy at once when the
+    origin's request budget has no slot for it within SCRAPER_VIEWER_MAX_WAIT.
     """
     link = StreamLink.objects.select_related("episode").filter(pk=link_id).first()
     if link is None:
@@ -757,8 +815,12 @@ def resolve_mirror(*, link_id: int, client: OriginClient | None = None, force: b
     ):
         return link.embed_url
     try:
-        with _client_or(client) as c:
+        with _client_or(client, viewer=True) as c:
             url = _resolve_embed(c, link)
+    except BudgetExhausted as exc:
+        # Not the mirror's fault: its last_error stays as it was.
+        logger.info("mirror %s: request budget spent (%s)", link.pk, exc)
+        raise MirrorBusy(str(exc), retry_after=exc.retry_after, cached_url=link.embed_url) from exc
     except (ClientError, ParseError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:500]
         StreamLink.objects.filter(pk=link.pk).update(last_error=reason)

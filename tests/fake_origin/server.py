@@ -89,6 +89,8 @@ class LoggedRequest(NamedTuple):
     path: str  # path with query
     host: str  # the Host header, e.g. "127.0.0.1:8001" or "localhost:8001"
     status: int  # 0 when no response was sent (timeout and reset faults)
+    # time.monotonic() when the request's headers had arrived (request rate checks).
+    at: float = 0.0
 
 
 class FaultEvent(NamedTuple):
@@ -524,7 +526,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, status: int) -> None:
         origin = self.server.origin
         with origin._lock:
-            origin._log.append(LoggedRequest(self.command, self.path, self._host, status))
+            origin._log.append(
+                LoggedRequest(self.command, self.path, self._host, status, self._arrived)
+            )
 
     def _send(
         self,
@@ -583,6 +587,7 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _handle(self, *, body: bool) -> None:
+        self._arrived = time.monotonic()  # its headers were just read
         origin = self.server.origin
         self._host = self.headers.get("Host", "")
         split = urlsplit(self.path)
