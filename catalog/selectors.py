@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import string
 import unicodedata
@@ -40,6 +41,8 @@ from catalog.models import (
     StreamLink,
 )
 from scraper.parsers.common import safe_http_url, url_host
+
+logger = logging.getLogger("catalog.selectors")
 
 CARDS_PER_PAGE = 24
 HOME_EPISODES = 18
@@ -568,7 +571,12 @@ def _policy_entry_regex(entry: str) -> str | None:
 
 @functools.lru_cache(maxsize=8)
 def _policy_regex(entries: tuple[str, ...]) -> str | None:
-    parts = [r for r in map(_policy_entry_regex, entries) if r]
+    parts = []
+    for entry in entries:
+        if regex := _policy_entry_regex(entry):
+            parts.append(regex)
+        else:  # said once per process and list (cached): the operator may have typed a URL
+            logger.warning("EMBED_HOSTS_ALLOWED: %r is no host pattern; ignored", entry)
     return f"^({'|'.join(parts)})$" if parts else None
 
 

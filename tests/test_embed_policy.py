@@ -386,3 +386,36 @@ def test_the_parsers_keep_only_http_links() -> None:
         snippet = base64.b64encode(f'<iframe src="{src}"></iframe>'.encode()).decode()
         with pytest.raises(ParseError):
             parse_embed_response(json.dumps({"data": snippet}))
+
+
+def test_embed_hosts_allowed_patterns(settings, caplog: pytest.LogCaptureFixture) -> None:
+    from catalog.selectors import host_in_policy
+
+    settings.EMBED_HOSTS_ALLOWED = ["a.example", "*.b.example:*", "c.example:8443", "https://d/"]
+    with caplog.at_level(logging.WARNING, logger="catalog.selectors"):
+        allowed = {
+            host
+            for host in (
+                "a.example",
+                "a.example:8080",
+                "x.a.example",
+                "b.example",
+                "y.b.example",
+                "z.y.b.example:81",
+                "c.example",
+                "c.example:8443",
+                "evil-a.example",
+                "a.example.evil",
+                "d",
+            )
+            if host_in_policy(host)
+        }
+    assert allowed == {"a.example", "y.b.example", "z.y.b.example:81", "c.example:8443"}
+    assert "'https://d/' is no host pattern" in caplog.text
+    # The default names the real otakudesu player and mirror hosts.
+    from otakusite.settings import EMBED_HOSTS_ALLOWED
+
+    settings.EMBED_HOSTS_ALLOWED = EMBED_HOSTS_ALLOWED
+    for host in ("str.desustream.com", "desustream.net", "odvidhide.com", "filedon.co", "mega.nz"):
+        assert host_in_policy(host), host
+    assert not host_in_policy("localhost:8000")
