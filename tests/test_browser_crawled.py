@@ -162,3 +162,38 @@ def test_crawled_embeds_render_across_hosts(origin: FakeOrigin, crawled: str, ch
     assert urlsplit(switch.embed_url).path in embed_gets
     assert watcher.problems == [], watcher.problems
     context.close()
+
+
+def test_a_pending_embed_host_is_not_framed_and_the_viewer_is_told(
+    origin: FakeOrigin, crawled: str, chromium
+) -> None:
+    """Before an admin approves the embed host (issue 11 item 10): no player, a note, and a
+    mirror on it answers with the reason and the next mirror to try; the browser never
+    contacts the host."""
+    from catalog.selectors import forget_embed_hosts
+
+    embed_netloc = urlsplit(origin.embed_base).netloc
+    EmbedHost.objects.filter(host=embed_netloc).update(approved=False)
+    forget_embed_hosts()
+    anime = pick_anime(origin)
+    first, _ = first_two(anime)
+    switch = other_mirror(first)
+    context = chromium.new_context(viewport=DESKTOP, locale="id-ID")
+    page = context.new_page()
+    watcher = Watcher(page)
+    page.goto(f"{crawled}/episode/{first.slug}/")
+
+    assert page.locator("#player-frame").get_attribute("src") is None
+    assert page.get_by_text("host yang belum disetujui situs").is_visible()
+    page.locator(
+        f'[data-mirror][data-quality="{switch.quality}"][data-provider="{switch.provider}"]'
+    ).click()
+    status = page.locator("[data-player-status]")
+    status.get_by_text("belum disetujui situs").wait_for()
+    assert status.locator("button").get_by_text("Coba mirror berikutnya").is_visible()
+    assert page.locator("#player-frame").get_attribute("src") is None
+
+    assert [r for r in origin.requests if r.host == embed_netloc] == []
+    # The refused mirror's 403 is the only thing the console reports: no CSP violation.
+    assert [p for p in watcher.problems if "403" not in p] == [], watcher.problems
+    context.close()
