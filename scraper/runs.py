@@ -170,7 +170,8 @@ def lock_holder_dead(holder: locks.LockHolder) -> bool:
         return False
     pid = int(pid_text)
     if pid == os.getpid():
-        return holder.run is None or holder.run not in _own_runs
+        # Ours, for a run we are not running: left by an earlier process with our pid.
+        return holder.run is not None and holder.run not in _own_runs
     return not pid_alive(pid)
 
 

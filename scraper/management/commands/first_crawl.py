@@ -43,7 +43,8 @@ def why_not() -> str | None:
     if count:
         return f"the catalogue already has {count} anime; the schedules keep it fresh"
     for kind in ("ongoing", "full"):
-        if locks.is_held(crawl_lock_name(kind)):
+        holder = locks.holder(crawl_lock_name(kind))
+        if holder is not None and not runs.lock_holder_dead(holder):
             return f"a {kind} crawl is already running"
         # A live run only: one whose process died is closed as interrupted here.
         run = runs.live_run(kind)
