@@ -102,13 +102,24 @@ class CacheLock:
 
     def refresh(self, *, min_gap: float = 30.0) -> bool:
         """Extend the lock by its timeout (at most every ``min_gap`` seconds). False if
-        the lock is no longer ours: it expired or was taken over, maybe someone else holds
-        it now."""
+        someone else holds it now (it expired or was taken over)."""
         now = time.monotonic()
         if self._last_refresh and now - self._last_refresh < min_gap:
             return True
         self._last_refresh = now
-        if not self.owned():
+        current = LockHolder.of(_cache().get(self.key))
+        if current is None:
+            # Gone without anyone else taking it (expired during a long pause, Redis
+            # restarted, or unreadable for a moment): ours again if nobody took it meanwhile.
+            if _cache().add(self.key, self.value or self.token, self.timeout):
+                return True
+            current = LockHolder.of(_cache().get(self.key))
+            if current is None:
+                # The cache does not answer (it swallows errors): keep going; the run's
+                # heartbeat in the database still tells others it is alive.
+                logger.warning("lock %s: the cache did not answer its refresh", self.name)
+                return True
+        if current.token != self.token:
             logger.warning("lock %s is no longer ours while its run was still going", self.name)
             return False
         return bool(_cache().touch(self.key, self.timeout))

@@ -107,6 +107,22 @@ def test_a_run_this_process_left_behind_under_the_same_pid_is_dead(crawls: list[
     assert left.status == ScrapeRun.Status.INTERRUPTED
 
 
+def test_a_lock_lost_by_the_cache_is_taken_again_one_taken_by_another_is_lost() -> None:
+    run = ScrapeRun.objects.create(kind="full", owner=runs.owner_id())
+    lock = locks.acquire("crawl:full", timeout=60)
+    assert lock is not None
+    beat = runs.Heartbeat(run.pk, lock, interval=1)
+
+    cache.delete(locks.lock_key("crawl:full"))  # e.g. the broker's Redis restarted empty
+    beat.beat()
+    assert beat.lost is None
+    assert locks.holder("crawl:full").token == lock.token
+
+    cache.set(locks.lock_key("crawl:full"), {"token": "other", "owner": "w-2:1"}, 60)
+    beat.beat()
+    assert beat.lost == f"run #{run.pk} lost its lock crawl:full"
+
+
 @pytest.fixture
 def scraper_settings(tmp_path: Path) -> Iterator[None]:
     with override_settings(
