@@ -27,8 +27,6 @@ from tests.edge_helpers import (
 from tests.fake_origin import FakeOrigin
 from tests.procs import Redis, Web, running, start_gunicorn, start_redis
 
-pytestmark = pytest.mark.operation
-
 
 @dataclass
 class Site:
@@ -93,6 +91,7 @@ def odd_urls(anime_slug: str, count: int) -> Iterator[str]:
         yield template.format(n=n, spaces=" " * (n % 3))
 
 
+@pytest.mark.operation
 def test_odd_query_strings_add_at_most_a_handful_of_cache_keys(site: Site) -> None:
     with httpx.Client(base_url=site.web.url, headers={"Host": "localhost"}, timeout=30) as c:
         # Each distinct page once, so its entry exists before counting.
@@ -106,6 +105,7 @@ def test_odd_query_strings_add_at_most_a_handful_of_cache_keys(site: Site) -> No
     assert after - before <= 5, f"2,000 odd query strings added {after - before} cache keys"
 
 
+@pytest.mark.operation
 def test_a_strangers_query_string_is_not_echoed_in_the_shared_page(site: Site) -> None:
     page = site.web.get("/ongoing/?page=1&tracker=stranger-value").text
     assert "stranger-value" not in page
@@ -114,6 +114,7 @@ def test_a_strangers_query_string_is_not_echoed_in_the_shared_page(site: Site) -
     assert "stranger-value" not in site.web.get("/ongoing/?other=1").text
 
 
+@pytest.mark.operation
 def test_page_numbers_stay_distinct_and_invalid_ones_are_404(site: Site) -> None:
     first = site.web.get("/completed/?page=1").text
     assert site.web.get("/completed/?page=001").text == first
@@ -121,6 +122,7 @@ def test_page_numbers_stay_distinct_and_invalid_ones_are_404(site: Site) -> None
         assert site.web.get(f"/completed/?page={bad}").status_code == 404, bad
 
 
+@pytest.mark.operation
 def test_search_spellings_share_one_entry(site: Site) -> None:
     site.web.get("/search/?q=robot")
     before = dbsize(site.cache) + dbsize(site.broker)
@@ -129,6 +131,7 @@ def test_search_spellings_share_one_entry(site: Site) -> None:
     assert dbsize(site.cache) + dbsize(site.broker) - before <= 1
 
 
+@pytest.mark.operation
 def test_the_cache_and_the_broker_live_in_separate_redis(site: Site) -> None:
     """Pages go to CACHE_REDIS_URL, not to the broker's Redis (REDIS_URL)."""
     site.web.get("/jadwal/?sep=1")
@@ -152,6 +155,7 @@ def test_compose_bounds_the_cache_redis_and_never_evicts_the_broker() -> None:
     assert "REDIS_URL: redis://redis:6379/0" in text
 
 
+@pytest.mark.operation
 def test_a_full_cache_redis_keeps_serving_and_the_broker_keeps_its_keys(
     tmp_path: Path,
 ) -> None:
