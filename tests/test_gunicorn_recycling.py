@@ -81,7 +81,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 def test_keep_alive_viewers_get_no_errors_under_sustained_load(site: Site) -> None:
     assert site.web.get(site.anime_path).status_code == 200
-    result = run_wrk(site.web.url + site.anime_path, seconds=12, connections=32)
+    # wrk's request timeout raised from 2 to 10 s: on a busy CI machine a slow answer is
+    # latency; what recycling caused were dropped connections (read errors).
+    result = run_wrk(site.web.url + site.anime_path, seconds=12, connections=32, timeout=10)
     restarts = site.web.log_text().count("Autorestarting worker")
     assert result.requests > 0, result.output
     assert not any(result.socket_errors.values()), (
