@@ -113,7 +113,9 @@ def site_nginx(
         listen_port=http_port,
         web_port=stack.web.port,
         static_dir=stack.tmp / "staticfiles",
-        extra_swaps={TLS_INCLUDE: include, **(swaps or {})},
+        # Without TLS the include stays, pointing at a folder with nothing mounted in it,
+        # as in the shipped Compose setup (a glob matching nothing is no error).
+        extra_swaps={TLS_INCLUDE: include or f"include {base}/tls/*.conf;", **(swaps or {})},
     )
     return start_nginx(text, base, port=http_port), http_port, tls_port
 
