@@ -106,6 +106,29 @@ def test_odd_query_strings_add_at_most_a_handful_of_cache_keys(site: Site) -> No
 
 
 @pytest.mark.operation
+def test_missing_pages_and_bad_page_numbers_add_no_cache_keys(site: Site) -> None:
+    """404s are not cached per URL either: made-up slugs and page numbers cost no key."""
+
+    def missing(n: int) -> list[str]:
+        return [
+            f"/anime/no-such-anime-{n}/",
+            f"/episode/no-such-episode-{n}/?v={n}",
+            f"/genres/no-such-genre-{n}/",
+            f"/ongoing/?page={n + 1000}",
+            f"/search/?q=pedang&page=x{n}",
+        ]
+
+    with httpx.Client(base_url=site.web.url, headers={"Host": "localhost"}, timeout=30) as c:
+        for url in missing(0):
+            c.get(url)
+        before = dbsize(site.cache) + dbsize(site.broker)
+        statuses = {c.get(url).status_code for n in range(1, 101) for url in missing(n)}
+        after = dbsize(site.cache) + dbsize(site.broker)
+    assert statuses == {404}
+    assert after - before <= 5, f"500 missing pages added {after - before} cache keys"
+
+
+@pytest.mark.operation
 def test_a_strangers_query_string_is_not_echoed_in_the_shared_page(site: Site) -> None:
     page = site.web.get("/ongoing/?page=1&tracker=stranger-value").text
     assert "stranger-value" not in page
