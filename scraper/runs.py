@@ -261,7 +261,13 @@ class Heartbeat:
             logger.warning("run #%s: heartbeat not written: %s", self.run_id, exc)
             return
         if not alive:
-            self.lost = f"run #{self.run_id} was closed by another process"
+            # Closed by another process (it looked dead), unless the row is merely not
+            # visible to this thread's connection (a test's uncommitted transaction).
+            status = (
+                ScrapeRun.objects.filter(pk=self.run_id).values_list("status", flat=True).first()
+            )
+            if status is not None:
+                self.lost = f"run #{self.run_id} was closed by another process ({status})"
         elif self.lock is not None and not self.lock.refresh(min_gap=0):
             self.lost = f"run #{self.run_id} lost its lock {self.lock.name}"
 
@@ -334,8 +340,9 @@ def claim(
     running rows covers the local-memory cache of a setup without Redis (one lock per
     process), and is made in the same transaction as our row so that two processes
     starting together on SQLite (which serialises writers) cannot both go ahead."""
-    if stop_requested():
-        return Claim(blocker=f"this process is stopping ({stop_requested()})")
+    stopping = stop_requested()
+    if stopping:
+        return Claim(blocker=f"this process is stopping: {stopping}")
     close_dead_runs()
     held = locks.acquire(lock, timeout=int(stale_seconds()), is_dead=lock_holder_dead)
     forced_past = None

@@ -107,6 +107,17 @@ def test_a_run_this_process_left_behind_under_the_same_pid_is_dead(crawls: list[
     assert left.status == ScrapeRun.Status.INTERRUPTED
 
 
+def test_a_task_picked_up_while_the_worker_stops_is_skipped(crawls: list[str]) -> None:
+    runs.request_stop()
+    try:
+        run = ScrapeRun.objects.get(pk=tasks.crawl_task("ongoing"))
+    finally:
+        runs.reset_stop()
+    assert run.status == ScrapeRun.Status.SKIPPED
+    assert "this process is stopping: stop requested (SIGTERM)" in run.errors
+    assert crawls == []
+
+
 def test_a_lock_lost_by_the_cache_is_taken_again_one_taken_by_another_is_lost() -> None:
     run = ScrapeRun.objects.create(kind="full", owner=runs.owner_id())
     lock = locks.acquire("crawl:full", timeout=60)
