@@ -756,8 +756,9 @@ class OriginClient:
                 if not cookie.is_expired(now):
                     self._http.cookies.jar.set_cookie(cookie)
                     adopted = True
+            # _saved_cookies stays: the next check compares with _known (updated above), so
+            # these are not published back, and a cookie another thread just got still is.
             self._jar_version = state.version
-            self._saved_cookies = self._cookie_snapshot()
         return adopted
 
     def _cookies_maybe_changed(self) -> None:
@@ -765,12 +766,13 @@ class OriginClient:
         if self._jar is None:
             return
         with self._lock:
-            snapshot = self._cookie_snapshot()
+            cookies = self._cookie_list()
+            snapshot = frozenset((c.name, c.value, c.domain, c.path, c.expires) for c in cookies)
             if snapshot == self._saved_cookies:
                 return
             stamp = time.time()
             changed = []
-            for cookie in self._cookie_list():
+            for cookie in cookies:
                 record = _cookie_record(cookie)
                 field = cookie_field(record)
                 known = self._known.get(field)
@@ -790,7 +792,6 @@ class OriginClient:
             for record in records:
                 key = UA_FIELD if record.get("kind") == UA_FIELD else cookie_field(record)
                 self._known[key] = record
-            self._saved_cookies = self._cookie_snapshot()
         if self._jar is not None:
             # Only what changed here, each cookie with its own stamp: the jar keeps the
             # newest of each, so an old copy held by this client never wins.

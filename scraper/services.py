@@ -742,7 +742,8 @@ def _nonce(client: OriginClient, action: str, *, fresh: bool = False) -> tuple[s
     # process asks the origin and the others wait a moment for its answer: a burst of
     # viewers would otherwise each spend a budget slot on the same nonce.
     asking = f"{key}:asking"
-    if not fresh and not cache.add(asking, 1, NONCE_ASK_SECONDS):
+    # (False: another process is asking; None: the cache is down, nobody to wait for.)
+    if not fresh and cache.add(asking, 1, NONCE_ASK_SECONDS) is False:
         # A viewer's wait here counts against its limit (client.wait_left).
         left = client.wait_left
         patience = NONCE_WAIT_SECONDS if left is None else min(NONCE_WAIT_SECONDS, left / 2)
