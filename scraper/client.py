@@ -449,6 +449,10 @@ class OriginClient:
         with self._lock:
             return max(0.0, self._budget_left)
 
+    def cookie(self, name: str) -> str | None:
+        """The value of a cookie in this client's jar (any domain), or None."""
+        return next((c.value for c in self._cookie_list() if c.name == name), None)
+
     def sync_cookies(self) -> bool:
         """Take what other clients published to the shared jar since we last looked
         (a clearance solved in another process); True when anything was adopted."""

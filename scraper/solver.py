@@ -115,6 +115,13 @@ def solve_challenge(
     # Held for the whole solve: one browser per process, and a thread that waited here
     # finds the clearance its predecessor just got.
     with _lock:
+        # Another process (the other worker, say) may have solved it since this client's
+        # request: the shared jar has its clearance, and no browser is needed here.
+        before = client.cookie(CLEARANCE_COOKIE)
+        client.sync_cookies()
+        if client.cookie(CLEARANCE_COOKIE) not in {None, before}:
+            logger.info("using the clearance for %s that another process just solved", host)
+            return
         now = clock()
         state = _hosts.get(host)
         if state is not None and now - state.last_attempt < interval:

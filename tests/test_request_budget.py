@@ -372,6 +372,38 @@ def test_running_client_picks_up_a_clearance_solved_elsewhere(
     assert last["user-agent"] == "Mozilla/5.0 Chrome/151.0.0.0"
 
 
+@pytest.mark.parametrize("store", ["file", "redis"])
+def test_no_second_browser_when_another_process_just_solved_the_challenge(
+    settings: Any, tmp_path: Path, store: str
+) -> None:
+    """Both workers meet the challenge; the first solves it in a browser. The second,
+    whose request was challenged before that, takes the shared clearance instead of
+    opening a browser of its own (the per-process solve guard knew nothing of the first)."""
+    if store == "file":
+        settings.CACHES = LOCMEM
+    elif not settings.CACHES["default"]["BACKEND"].startswith("django_redis"):
+        pytest.skip("REDIS_URL is not set")
+    from scraper.solver import Clearance, reset_state, solve_challenge
+
+    settings.SCRAPER_COOKIE_PATH = tmp_path / "cookies.json"
+    opened: list[str] = []
+
+    def browser(url: str, timeout: float, executable: str) -> Clearance:
+        opened.append(url)
+        return Clearance([{"name": "cf_clearance", "value": "dari-peramban"}], "Mozilla/5.0 X")
+
+    base = "http://127.0.0.1:9"
+    second = services.make_client(base, rate=None)  # already running, challenged
+    with services.make_client(base, rate=None) as first:
+        solve_challenge(first, base + "/", browser=browser, min_interval=600)
+    reset_state()  # the second worker is another process: it never saw that solve
+    solve_challenge(second, base + "/", browser=browser, min_interval=600)
+    assert opened == [base + "/"]
+    assert second.cookie("cf_clearance") == "dari-peramban"
+    assert second.user_agent == "Mozilla/5.0 X"
+    second.close()
+
+
 def test_cookie_file_written_by_older_code_is_read(tmp_path: Path, settings: Any) -> None:
     settings.CACHES = LOCMEM
     jar = tmp_path / "cookies.json"
