@@ -27,8 +27,7 @@ from catalog.models import (
     ScrapeRun,
     StreamLink,
 )
-from catalog.selectors import allowed_hosts_q
-from catalog.selectors import forget_embed_hosts
+from catalog.selectors import allowed_hosts_q, forget_embed_hosts
 from catalog.selectors import host_in_policy as embed_host_in_policy
 from catalog.services import bump_versions
 
