@@ -257,8 +257,9 @@ if env_bool("BEHIND_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 
-# Built-in CSP (Django 6): no inline scripts; frame-src is widened per response to
-# the embed hosts the scraper found (catalog views add them).
+# Built-in CSP (Django 6): no inline scripts; frame-src is widened per response to the
+# allowed embed hosts (EMBED_HOSTS_ALLOWED or approved in the admin; catalog views add
+# them), never to a host the origin merely named.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
