@@ -156,6 +156,7 @@ GENRES = [(f"genre-{i}", f"Genre {i}") for i in range(40)]
 
 def synthetic_bundles(n_anime: int, n_episodes: int, seed: int = 5) -> list[Any]:
     """AnimeBundles shaped like parsed otakudesu pages, with made-up content."""
+    from scraper.ingest import AnimeBundle
     from scraper.parsers.types import (
         AnimeDetail,
         BatchPage,
@@ -167,7 +168,6 @@ def synthetic_bundles(n_anime: int, n_episodes: int, seed: int = 5) -> list[Any]
         MirrorToken,
         PageRef,
     )
-    from scraper.services import AnimeBundle
 
     rng = random.Random(seed)
     post_id = 1000
@@ -271,7 +271,7 @@ def child_ingest(args: argparse.Namespace) -> dict[str, Any]:
         from django.db import connection
 
         from catalog.models import DownloadLink, Episode, StreamLink
-        from scraper.services import Counts, ingest_anime
+        from scraper.ingest import Counts, ingest_anime
 
         bundles = synthetic_bundles(args.anime, args.episodes)
         result: dict[str, Any] = {}
@@ -317,7 +317,7 @@ def child_crawl(args: argparse.Namespace) -> dict[str, Any]:
 
         import scraper.crawl
         from catalog.models import Anime, Episode
-        from scraper.services import ingest_anime
+        from scraper.ingest import ingest_anime
         from tests.pipeline_helpers import fast_client
 
         ingest_seconds = 0.0

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from catalog.models import (
+    PAGE_RETRY_LIMIT,
     Anime,
     Batch,
     DownloadLink,
@@ -182,8 +183,6 @@ class PageMissingFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Episode]) -> QuerySet[Episode]:
-        from scraper.services import PAGE_RETRY_LIMIT
-
         missing = queryset.filter(post_id__isnull=True)
         if self.value() == "yes":
             return missing

@@ -136,6 +136,11 @@ class EpisodeQuerySet(models.QuerySet["Episode"]):
         return self.order_by(models.F("published_on").desc(nulls_last=True), "-created_at", "-id")
 
 
+# After this many failed tries in a row an episode's own page is no longer asked for by
+# the updates (scraper.page_retries); the admin lists such episodes for an operator.
+PAGE_RETRY_LIMIT = 20
+
+
 class Episode(models.Model):
     anime = models.ForeignKey(Anime, on_delete=models.CASCADE, related_name="episodes")
     slug = SlugKeyField(_("slug"), unique=True)

@@ -37,7 +37,7 @@ from catalog import nearcache, stale
 from catalog import selectors as sel
 from catalog.models import StreamLink
 from otakusite import resilience
-from scraper import services
+from scraper import mirrors
 
 PAGE_CACHE_SECONDS = 3600
 MIRROR_OK_SECONDS = 3600
@@ -322,7 +322,7 @@ def _episode_context(episode: Any, allowed_hosts: list[str]) -> dict[str, Any]:
     }
 
 
-def _mirror_busy(exc: services.MirrorBusy) -> JsonResponse:
+def _mirror_busy(exc: mirrors.MirrorBusy) -> JsonResponse:
     """The origin's request budget has no slot for this viewer soon: answer at once (503 +
     Retry-After) rather than queue them, with the embed resolved earlier when there is one
     the page may show (the player plays it: "ok" is true then)."""
@@ -351,11 +351,11 @@ def mirror(request: HttpRequest, link_id: int) -> JsonResponse:
     data = cache.get(key)
     if data is None:
         try:
-            url = sel.safe_embed_url(services.resolve_mirror(link_id=link_id))
+            url = sel.safe_embed_url(mirrors.resolve_mirror(link_id=link_id))
             data = {"ok": bool(url), "url": url} if url else {"ok": False, "detail": "bad url"}
-        except services.MirrorBusy as exc:
+        except mirrors.MirrorBusy as exc:
             return _mirror_busy(exc)  # not cached: a slot may be free in a second
-        except services.MirrorError as exc:
+        except mirrors.MirrorError as exc:
             data = {"ok": False, "detail": str(exc)[:300]}
         sel.forget_embed_hosts()
         cache.set(key, data, MIRROR_OK_SECONDS if data["ok"] else MIRROR_FAIL_SECONDS)

@@ -71,6 +71,8 @@ __all__ = [
     "NotFound",
     "OriginClient",
     "Page",
+    "make_client",
+    "make_viewer_client",
 ]
 
 logger = logging.getLogger("scraper.client")
@@ -845,4 +847,43 @@ def _make_cookie(record: Mapping[str, Any], *, default_domain: str) -> http.cook
         comment=None,
         comment_url=None,
         rest=rest,
+    )
+
+
+# --------------------------------------------------------------------------- from settings
+
+# A viewer waits for a mirror's resolution; these keep that wait to seconds (the budget's
+# own wait is SCRAPER_VIEWER_MAX_WAIT, in all, across the requests of one resolution).
+VIEWER_TIMEOUT = 8.0
+VIEWER_RETRIES = 1
+
+
+def make_client(base_url: str | None = None, **overrides: Any) -> OriginClient:
+    """The scraper's HTTP client, configured from settings."""
+    from django.conf import settings
+
+    options: dict[str, Any] = {
+        "rate": settings.SCRAPER_RATE_LIMIT or None,
+        "timeout": settings.SCRAPER_TIMEOUT,
+        "retries": settings.SCRAPER_RETRIES,
+        "cookie_path": settings.SCRAPER_COOKIE_PATH,
+    }
+    options.update(overrides)
+    return OriginClient(base_url or settings.OTAKUDESU_BASE_URL, **options)
+
+
+def make_viewer_client(base_url: str | None = None) -> OriginClient:
+    """The client of a viewer's mirror request: the budget's viewer lane (served before
+    the crawl), a bounded wait for slots, one quick retry and a short timeout."""
+    from django.conf import settings
+
+    return make_client(
+        base_url,
+        lane=Lane.VIEWER,
+        max_budget_wait=settings.SCRAPER_VIEWER_MAX_WAIT,
+        retries=VIEWER_RETRIES,
+        timeout=min(settings.SCRAPER_TIMEOUT, VIEWER_TIMEOUT),
+        connect_timeout=min(settings.SCRAPER_TIMEOUT, VIEWER_TIMEOUT) / 2,
+        max_backoff=1.0,
+        max_retry_after=settings.SCRAPER_VIEWER_MAX_WAIT,
     )

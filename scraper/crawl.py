@@ -13,7 +13,7 @@ that fails to parse or to download is an error of the run (which ends `partial`,
 and leaves its anime as it was; only a failure of the crawl's entry page, or an unsolved
 challenge, stops the run. An episode whose own page failed is stored from its anime's
 page without mirrors and downloads and is tried again by later updates, with a growing
-pause (scraper.services.page_due), until its page is read.
+pause (scraper.page_retries), until its page is read.
 """
 
 from __future__ import annotations
@@ -30,21 +30,21 @@ from django.utils import timezone
 
 from catalog.models import Anime, Batch, Episode, ScrapeRun
 from scraper import parsers
-from scraper.client import ChallengeError, ClientError, FetchError, OriginClient, Page
+from scraper.client import (
+    ChallengeError,
+    ClientError,
+    FetchError,
+    OriginClient,
+    Page,
+    make_client,
+)
+from scraper.ingest import AnimeBundle, Counts, ingest_anime
 from scraper.locks import owner_id
+from scraper.page_retries import anime_with_pages_due, page_due, record_anime_page_failure
 from scraper.parsers import ParseError
 from scraper.parsers.types import AnimeCard, AnimeDetail, EpisodePage
-from scraper.services import (
-    AnimeBundle,
-    Counts,
-    anime_with_pages_due,
-    ingest_anime,
-    make_client,
-    page_due,
-    record_anime_page_failure,
-)
 
-__all__ = ["CrawlError", "CrawlStopped", "ProgressEvent", "make_client", "run_crawl"]
+__all__ = ["CrawlError", "CrawlStopped", "ProgressEvent", "run_crawl"]
 
 logger = logging.getLogger("scraper.crawl")
 T = TypeVar("T")

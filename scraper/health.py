@@ -22,7 +22,7 @@ from django.utils import timezone
 from catalog.models import EmbedHost, StreamLink
 from catalog.selectors import allowed_hosts_q
 from scraper.client import ChallengeError, ClientError, FetchError, OriginClient
-from scraper.services import embed_host
+from scraper.embeds import embed_host
 
 __all__ = ["CheckSummary", "check_mirrors"]
 

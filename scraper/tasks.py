@@ -1,7 +1,7 @@
 """django-q2 task functions: the scheduled and queued work of the worker (qcluster).
 
 Tasks take only simple, picklable arguments (they travel through Redis or the ORM
-broker) and delegate to the crawls and services. Every call leaves a ScrapeRun, also when
+broker) and delegate to the crawls and the mirror resolver. Every call leaves a ScrapeRun, also when
 it skips because the same work is already running (the skip names that run, since when
 and its owner): an operator reading the admin sees each scheduled tick and what became of
 it. Who may run, liveness and stop requests: scraper.runs.
@@ -204,7 +204,7 @@ def _locked(kind: str, arguments: dict[str, Any], work: Callable[[ScrapeRun], No
 def resolve_recent_task(recent: int = 50) -> int:
     """Pre-resolve the stream mirrors of the ``recent`` newest episodes, so viewers of new
     episodes never wait for the origin. Returns the ScrapeRun id."""
-    from scraper.services import resolve_recent
+    from scraper.mirrors import resolve_recent
 
     def work(run: ScrapeRun) -> None:
         result = resolve_recent(recent=recent)

@@ -6,8 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from catalog.models import Anime, Batch, DownloadLink, Episode, StreamLink
-from scraper.client import OriginClient
-from scraper.services import make_client
+from scraper.client import OriginClient, make_client
 from tests.fake_origin import Catalog
 
 

@@ -64,11 +64,11 @@ def browser_site(live_server, settings) -> Iterator[tuple[str, SampleCatalogue]]
 @pytest.fixture
 def resolved_embeds(monkeypatch: pytest.MonkeyPatch, browser_site) -> str:
     """resolve_mirror answers like the origin's protocol would: a known embed URL."""
-    from scraper import services
+    from scraper import mirrors
 
     _, sample = browser_site
     base = f"{sample.embed_base}/resolved"
-    monkeypatch.setattr(services, "resolve_mirror", lambda *, link_id, **_: f"{base}/{link_id}")
+    monkeypatch.setattr(mirrors, "resolve_mirror", lambda *, link_id, **_: f"{base}/{link_id}")
     return base
 
 
@@ -235,14 +235,14 @@ def test_every_page_is_clean_in_the_browser(browser_site, chromium, viewport) ->
 def test_failing_mirror_says_so_and_offers_the_next(
     browser_site, chromium, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scraper import services
+    from scraper import mirrors
 
     site, sample = browser_site
 
     def failing(*, link_id: int, **_: object) -> str:
-        raise services.MirrorError("origin answered 403")
+        raise mirrors.MirrorError("origin answered 403")
 
-    monkeypatch.setattr(services, "resolve_mirror", failing)
+    monkeypatch.setattr(mirrors, "resolve_mirror", failing)
     context = chromium.new_context(viewport=PHONE, locale="id-ID")
     page = context.new_page()
     page.goto(site + sample.episodes[0].get_absolute_url())

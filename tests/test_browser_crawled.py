@@ -11,7 +11,7 @@ Three parties, three origins:
 
 So the player iframe is cross-origin and on another host name than the site: the CSP's
 frame-src (built from EmbedHost) really decides whether it renders. Switching a mirror goes
-browser -> site's mirror endpoint -> the real `scraper.services.resolve_mirror` -> the fake
+browser -> site's mirror endpoint -> the real `scraper.mirrors.resolve_mirror` -> the fake
 origin's nonce + embed protocol, with the origin taken from the last successful ScrapeRun.
 """
 

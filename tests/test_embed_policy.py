@@ -112,7 +112,7 @@ def admin_action(admin_client: Client, action: str, hosts: list[str]) -> None:
 def test_a_new_embed_host_waits_for_approval_and_is_framed_only_after_it(
     origin: FakeOrigin, site_settings, admin_client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="scraper.services"):
+    with caplog.at_level(logging.WARNING, logger="scraper.embeds"):
         slug, host = crawled_episode(origin)
     truth = origin.truth.episodes[slug]
 
@@ -160,7 +160,7 @@ def test_a_host_listed_in_embed_hosts_allowed_needs_no_approval(
 ) -> None:
     port = urlsplit(origin.embed_base).port
     site_settings.EMBED_HOSTS_ALLOWED = [*site_settings.EMBED_HOSTS_ALLOWED, f"localhost:{port}"]
-    with caplog.at_level(logging.WARNING, logger="scraper.services"):
+    with caplog.at_level(logging.WARNING, logger="scraper.embeds"):
         slug, host = crawled_episode(origin)
     assert PENDING_WARNING not in caplog.text
     assert EmbedHost.objects.get(host=host).approved is False  # nobody had to approve it
@@ -285,7 +285,7 @@ def test_non_http_download_links_are_never_stored_nor_shown(
 def test_ingest_refuses_unsafe_urls_the_parser_let_through(origin: FakeOrigin, site_settings):
     """Defence in depth: a parser bug must not be enough to store a javascript: link."""
     from scraper import parsers
-    from scraper.services import AnimeBundle, ingest_anime
+    from scraper.ingest import AnimeBundle, ingest_anime
 
     anime = next(iter(origin.truth.anime.values()))
     ep = anime.episodes[0]

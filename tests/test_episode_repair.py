@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import Episode, ScrapeRun
-from scraper import services, tasks
+from scraper import page_retries, tasks
 from scraper.crawl import run_crawl
 from tests.fake_origin import FakeOrigin
 from tests.pipeline_helpers import expected_catalog, fast_client, stored_catalog
@@ -185,12 +185,12 @@ def test_backoff_grows_and_retries_stop_at_the_cap_until_an_operator_crawls_the_
     assert second.page_retry_at - before > first.page_retry_at - started
 
     # One try short of the cap: this update is the last automatic one.
-    Episode.objects.filter(slug=slug).update(page_attempts=services.PAGE_RETRY_LIMIT - 1)
+    Episode.objects.filter(slug=slug).update(page_attempts=page_retries.PAGE_RETRY_LIMIT - 1)
     make_due(slug)
     origin.reset_log()
     assert scrape("ongoing", "--base-url", origin.base_url)[0] == EXIT_PARTIAL
     assert episode_paths(origin) == [f"/episode/{slug}/"]
-    assert Episode.objects.get(slug=slug).page_attempts == services.PAGE_RETRY_LIMIT
+    assert Episode.objects.get(slug=slug).page_attempts == page_retries.PAGE_RETRY_LIMIT
 
     make_due(slug)
     origin.reset_log()
@@ -338,7 +338,7 @@ def test_the_admin_action_sends_a_given_up_episode_back_to_the_next_update(
     _, slug = newest_episode(origin)
     break_pages(origin, "5xx", [slug])
     scrape("full", "--base-url", origin.base_url)
-    Episode.objects.filter(slug=slug).update(page_attempts=services.PAGE_RETRY_LIMIT)
+    Episode.objects.filter(slug=slug).update(page_attempts=page_retries.PAGE_RETRY_LIMIT)
     heal(origin)
     origin.reset_log()
     assert scrape("ongoing", "--base-url", origin.base_url)[0] == 0

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from catalog.models import Anime, Episode, ScrapeRun, StreamLink
-from scraper import services
+from scraper import ingest, mirrors
 from scraper.crawl import CrawlError, run_crawl
 from tests.fake_origin import FakeOrigin
 from tests.pipeline_helpers import expected_catalog, fast_client, snapshot, stored_catalog
@@ -180,7 +180,7 @@ def test_mirror_resolution_stores_the_origins_embed_url(origin: FakeOrigin) -> N
         if (m.quality, m.provider) == (link.quality, link.provider)
     )
     with fast_client(origin.base_url) as client:
-        assert services.resolve_mirror(link_id=link.pk, client=client) == want
+        assert mirrors.resolve_mirror(link_id=link.pk, client=client) == want
     link.refresh_from_db()
     assert link.embed_url == want
     assert link.resolved_at is not None
@@ -191,8 +191,8 @@ def test_failed_resolution_keeps_the_link_and_says_why(origin: FakeOrigin) -> No
     crawl(origin, limit=2)
     link = StreamLink.objects.first()
     StreamLink.objects.filter(pk=link.pk).update(token_id=999_999_999)  # unknown to the origin
-    with fast_client(origin.base_url) as client, pytest.raises(services.MirrorError):
-        services.resolve_mirror(link_id=link.pk, client=client)
+    with fast_client(origin.base_url) as client, pytest.raises(mirrors.MirrorError):
+        mirrors.resolve_mirror(link_id=link.pk, client=client)
     link.refresh_from_db()
     assert link.embed_url == ""
     assert link.last_error
@@ -223,7 +223,7 @@ def test_interrupt_marks_the_run_and_leaves_no_half_written_anime(
     origin: FakeOrigin, monkeypatch
 ) -> None:
     calls = {"n": 0}
-    real = services._sync_episode_links
+    real = ingest._sync_episode_links
 
     def interrupt_on_second(*args, **kwargs):
         calls["n"] += 1
@@ -231,7 +231,7 @@ def test_interrupt_marks_the_run_and_leaves_no_half_written_anime(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_sync_episode_links", interrupt_on_second)
+    monkeypatch.setattr(ingest, "_sync_episode_links", interrupt_on_second)
     with pytest.raises(KeyboardInterrupt):
         crawl(origin, limit=5)
     run = ScrapeRun.objects.get()
@@ -262,9 +262,9 @@ def test_episode_zero_keeps_its_number_and_a_repeat_writes_nothing() -> None:
         episodes=[EpisodeRef("zero-episode-0-sub-indo", "Zero Episode 0", 0, None)],
         batch=None, lengkap=None,
     )  # fmt: skip
-    services.ingest_anime(bundle=services.AnimeBundle(detail))
+    ingest.ingest_anime(bundle=ingest.AnimeBundle(detail))
     assert Episode.objects.get().number == 0
-    again = services.ingest_anime(bundle=services.AnimeBundle(detail))
+    again = ingest.ingest_anime(bundle=ingest.AnimeBundle(detail))
     assert (again.created, again.updated) == (0, 0)
 
 
@@ -275,13 +275,13 @@ def test_cached_nonce_is_reused_and_renewed_when_the_origin_expired_it() -> None
         links = list(StreamLink.objects.select_related("episode").order_by("pk")[:3])
         with fast_client(origin.base_url) as client:
             origin.reset_log()
-            services.resolve_mirror(link_id=links[0].pk, client=client)
-            services.resolve_mirror(link_id=links[1].pk, client=client)
+            mirrors.resolve_mirror(link_id=links[0].pk, client=client)
+            mirrors.resolve_mirror(link_id=links[1].pk, client=client)
             ajax = [r for r in origin.requests if r.path == "/wp-admin/admin-ajax.php"]
             assert len(ajax) == 3  # one nonce, then two embeds with the cached nonce
             now[0] += 120  # the origin forgets the nonce; our cache still holds it
             origin.reset_log()
-            url = services.resolve_mirror(link_id=links[2].pk, client=client)
+            url = mirrors.resolve_mirror(link_id=links[2].pk, client=client)
             statuses = [r.status for r in origin.requests if r.path.endswith("admin-ajax.php")]
             assert statuses == [400, 200, 200]  # stale nonce refused, fresh nonce, embed
         truth = origin.truth.episodes[links[2].episode.slug]

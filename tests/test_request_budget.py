@@ -26,7 +26,7 @@ from django.test import Client
 from django.utils import timezone
 
 from catalog.models import EmbedHost, StreamLink
-from scraper import services
+from scraper.client import FetchError, make_client
 from tests.fake_origin import FakeOrigin
 from tests.pipeline_helpers import fast_client
 from tests.procs import (
@@ -118,7 +118,7 @@ def test_clients_in_many_threads_share_one_budget(
     rate = 10
 
     def browse(_n: int) -> None:
-        with services.make_client(origin.base_url, rate=rate, cookie_path=None) as client:
+        with make_client(origin.base_url, rate=rate, cookie_path=None) as client:
             for _ in range(5):
                 client.get("/")
 
@@ -134,7 +134,7 @@ def test_clients_in_many_threads_share_one_budget(
 _PROCESS_SCRIPT = """
 import sys, threading, django
 django.setup()
-from scraper.services import make_client
+from scraper.client import make_client
 base, rate = sys.argv[1], float(sys.argv[2])
 def browse():
     with make_client(base, rate=rate, cookie_path=None) as client:
@@ -280,8 +280,8 @@ def test_viewer_gets_a_fast_busy_answer_with_the_cached_embed(
 
     origin.faults(rate=1.0, kinds=["429"], retry_after=60, max_consecutive=1)
     with (
-        services.make_client(origin.base_url, retries=0, cookie_path=None) as crawl,
-        pytest.raises(services.FetchError),
+        make_client(origin.base_url, retries=0, cookie_path=None) as crawl,
+        pytest.raises(FetchError),
     ):
         crawl.get("/ongoing-anime/")
     origin.faults(rate=0)
@@ -326,7 +326,7 @@ def test_fresh_clearance_is_not_overwritten_by_a_stale_web_copy(
     browser_ua = "Mozilla/5.0 (X11; Linux x86_64) Chrome/150.0.0.0 Safari/537.36"
 
     def client() -> Any:
-        return services.make_client(origin.base_url, rate=None)
+        return make_client(origin.base_url, rate=None)
 
     with client() as first:
         first.set_clearance({"cf_clearance": "lama"}, "Mozilla/5.0 Chrome/140.0.0.0")
@@ -361,9 +361,9 @@ def test_running_client_picks_up_a_clearance_solved_elsewhere(
     settings.SCRAPER_COOKIE_PATH = tmp_path / "cookies.json"
     with scripted_server() as server:
         server.default("/", Reply(200, "<html>ok</html>"))
-        running_client = services.make_client(server.base_url, rate=None)
+        running_client = make_client(server.base_url, rate=None)
         running_client.get("/")
-        with services.make_client(server.base_url, rate=None) as solver:
+        with make_client(server.base_url, rate=None) as solver:
             solver.set_clearance({"cf_clearance": "segar"}, "Mozilla/5.0 Chrome/151.0.0.0")
         running_client.get("/")
         running_client.close()
@@ -393,8 +393,8 @@ def test_no_second_browser_when_another_process_just_solved_the_challenge(
         return Clearance([{"name": "cf_clearance", "value": "dari-peramban"}], "Mozilla/5.0 X")
 
     base = "http://127.0.0.1:9"
-    second = services.make_client(base, rate=None)  # already running, challenged
-    with services.make_client(base, rate=None) as first:
+    second = make_client(base, rate=None)  # already running, challenged
+    with make_client(base, rate=None) as first:
         solve_challenge(first, base + "/", browser=browser, min_interval=600)
     reset_state()  # the second worker is another process: it never saw that solve
     solve_challenge(second, base + "/", browser=browser, min_interval=600)
@@ -411,7 +411,7 @@ def test_cookie_file_written_by_older_code_is_read(tmp_path: Path, settings: Any
         json.dumps([{"name": "sesi", "value": "v1", "domain": "127.0.0.1", "path": "/"}])
     )
     settings.SCRAPER_COOKIE_PATH = jar
-    with services.make_client("http://127.0.0.1:9", rate=None) as client:
+    with make_client("http://127.0.0.1:9", rate=None) as client:
         assert {c.name: c.value for c in client._cookie_list()} == {"sesi": "v1"}
 
 

@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 
 from catalog.models import Anime, ScrapeRun, StreamLink
 from scraper.crawl import ProgressEvent
+from scraper.ingest import Counts
 from scraper.progress import ProgressPrinter
-from scraper.services import Counts
 from tests.fake_origin import FakeOrigin
 
 pytestmark = pytest.mark.django_db

@@ -95,7 +95,7 @@ def link_id(sample: SampleCatalogue, quality: str = "720p", provider: str = "pen
 def test_mirror_endpoint_resolves_and_caches(
     client: Client, sample: SampleCatalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scraper import services
+    from scraper import mirrors
 
     calls: list[int] = []
 
@@ -103,7 +103,7 @@ def test_mirror_endpoint_resolves_and_caches(
         calls.append(link_id)
         return f"https://embed.example.test/resolved/{link_id}"
 
-    monkeypatch.setattr(services, "resolve_mirror", fake_resolve)
+    monkeypatch.setattr(mirrors, "resolve_mirror", fake_resolve)
     pk = link_id(sample)
     first = client.get(f"/api/mirror/{pk}/")
     second = client.get(f"/api/mirror/{pk}/")
@@ -119,12 +119,12 @@ def test_mirror_endpoint_resolves_and_caches(
 def test_mirror_failure_says_so(
     client: Client, sample: SampleCatalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scraper import services
+    from scraper import mirrors
 
     def failing(*, link_id: int, **_: object) -> str:
-        raise services.MirrorError("origin answered 403")
+        raise mirrors.MirrorError("origin answered 403")
 
-    monkeypatch.setattr(services, "resolve_mirror", failing)
+    monkeypatch.setattr(mirrors, "resolve_mirror", failing)
     response = client.get(f"/api/mirror/{link_id(sample)}/")
     data = json.loads(response.content)
     assert response.status_code == 502
@@ -136,9 +136,9 @@ def test_mirror_failure_says_so(
 def test_mirror_refuses_non_http_embeds(
     client: Client, sample: SampleCatalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scraper import services
+    from scraper import mirrors
 
-    monkeypatch.setattr(services, "resolve_mirror", lambda **_: "javascript:alert(1)")
+    monkeypatch.setattr(mirrors, "resolve_mirror", lambda **_: "javascript:alert(1)")
     response = client.get(f"/api/mirror/{link_id(sample)}/")
     assert response.status_code == 502
     assert "javascript" not in response.content.decode()
@@ -153,17 +153,17 @@ def test_new_embed_host_reaches_the_csp_after_resolving(
 ) -> None:
     """The player reloads with ?mirror= when a mirror lives on a host first seen now (one
     EMBED_HOSTS_ALLOWED lists: a host nobody allowed stays pending, test_embed_policy)."""
-    from scraper import services
+    from scraper import embeds, mirrors
 
     settings.EMBED_HOSTS_ALLOWED = [*settings.EMBED_HOSTS_ALLOWED, "baru.example.test"]
 
     def resolve_on_new_host(*, link_id: int, **_: object) -> str:
-        services.remember_embed_hosts(["https://baru.example.test/e/1"])
+        embeds.remember_embed_hosts(["https://baru.example.test/e/1"])
         return "https://baru.example.test/e/1"
 
     url = sample.episodes[0].get_absolute_url()
     assert "baru.example.test" not in csp_of(client.get(url))["frame-src"]
-    monkeypatch.setattr(services, "resolve_mirror", resolve_on_new_host)
+    monkeypatch.setattr(mirrors, "resolve_mirror", resolve_on_new_host)
     client.get(f"/api/mirror/{link_id(sample)}/")
     assert "baru.example.test" in csp_of(client.get(f"{url}?mirror=1"))["frame-src"]
 

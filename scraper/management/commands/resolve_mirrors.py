@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from scraper.services import resolve_recent
+from scraper.mirrors import resolve_recent
 
 
 class Command(BaseCommand):

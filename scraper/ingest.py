@@ -1,25 +1,20 @@
-"""The scraper's writes: parsed pages become catalogue rows; mirrors get resolved.
+"""Ingest: parsed pages become catalogue rows.
 
-Ingest is one transaction per anime (detail + its episode pages + its batch), keyed on
-slugs, and idempotent: a field is written only when its value differs, so a second crawl
-of an unchanged origin creates and updates nothing. Values the page did not give (None,
-"" or an empty list: a missing optional row) never blank what is already stored, and a
-page that failed to parse never reaches this module at all.
+One transaction per anime (detail + its episode pages + its batch), keyed on slugs, and
+idempotent: a field is written only when its value differs, so a second crawl of an
+unchanged origin creates and updates nothing. Values the page did not give (None, "" or an
+empty list: a missing optional row) never blank what is already stored, and a page that
+failed to parse never reaches this module at all.
 """
 
 from __future__ import annotations
 
 import datetime
-import logging
-import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -27,48 +22,21 @@ from catalog.models import (
     Anime,
     Batch,
     DownloadLink,
-    EmbedHost,
     Episode,
     Genre,
-    ScrapeRun,
     StreamLink,
     fold_text,
 )
-from catalog.selectors import host_in_policy
 from catalog.services import bump_versions
-from scraper import parsers
-from scraper.client import BudgetExhausted, ClientError, FetchError, Lane, OriginClient
-from scraper.parsers import (
-    AnimeDetail,
-    EpisodePage,
-    ParseError,
-    parse_embed_response,
-    parse_nonce_response,
-)
+from scraper.embeds import remember_embed_hosts
+from scraper.mirrors import remember_mirror_actions
+from scraper.page_retries import record_page_results
+from scraper.parsers import AnimeDetail, EpisodePage
 from scraper.parsers import DownloadLink as ParsedDownload
-from scraper.parsers.common import safe_http_url, url_host
+from scraper.parsers.common import safe_http_url
 from scraper.parsers.types import BatchPage
 
-logger = logging.getLogger("scraper.services")
-
-NONCE_TTL = 10 * 60
-STALE_NONCE_STATUSES = frozenset(
-    {400, 403}
-)  # the site's own script reuses a nonce; peers cache it ~10 minutes
-ACTIONS_TTL = 7 * 24 * 3600
-RESOLVED_FRESH_FOR = datetime.timedelta(hours=6)
-
-# An episode listed on its anime's page whose own page failed (5xx after the client's
-# retries, or a layout the parser does not know) is tried again by later updates: after
-# 10 minutes, then twice as long after each further failure, at most a day apart; after
-# PAGE_RETRY_LIMIT failures only an operator's crawl of its anime tries it (the admin's
-# "page missing" filter lists it). Roughly two weeks of automatic tries.
-PAGE_RETRY_FIRST = datetime.timedelta(minutes=10)
-PAGE_RETRY_LONGEST = datetime.timedelta(days=1)
-PAGE_RETRY_LIMIT = 20
-
-
-# --------------------------------------------------------------------------- counting
+__all__ = ["AnimeBundle", "Counts", "ingest_anime"]
 
 
 @dataclass
@@ -103,37 +71,6 @@ class AnimeBundle:
     failed_episodes: Mapping[str, str] = field(default_factory=dict)
 
 
-def current_base_url() -> str:
-    """Where the catalogue came from: the last successful crawl's origin (it may have been
-    given with --base-url or reached after a domain move), else the configured one."""
-    latest = (
-        # A partial run (some pages failed) reached the origin all the same.
-        ScrapeRun.objects.filter(
-            status__in=[ScrapeRun.Status.OK, ScrapeRun.Status.PARTIAL], dry_run=False
-        )
-        .exclude(base_url="")
-        .order_by("-finished_at")
-        .values_list("base_url", flat=True)
-        .first()
-    )
-    return latest or settings.OTAKUDESU_BASE_URL
-
-
-def make_client(base_url: str | None = None, **overrides: Any) -> OriginClient:
-    """The scraper's HTTP client, configured from settings."""
-    options: dict[str, Any] = {
-        "rate": settings.SCRAPER_RATE_LIMIT or None,
-        "timeout": settings.SCRAPER_TIMEOUT,
-        "retries": settings.SCRAPER_RETRIES,
-        "cookie_path": settings.SCRAPER_COOKIE_PATH,
-    }
-    options.update(overrides)
-    return OriginClient(base_url or settings.OTAKUDESU_BASE_URL, **options)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
 def _blank(value: Any) -> bool:
     return value is None or value in ("", [])
 
@@ -155,46 +92,6 @@ def _decimal(number: float | None) -> Decimal | None:
     if number is None:
         return None
     return Decimal(str(number)).quantize(Decimal("0.01"))
-
-
-def embed_host(url: str | None) -> str | None:
-    """The lower-case `host[:port]` of a safe http(s) embed URL (what EmbedHost stores),
-    else None (javascript:, data:, user info, no host...)."""
-    return url_host(url)
-
-
-# last_seen is written at most this often per host: every ingest would otherwise update
-# (and lock) the same few rows that web processes resolving mirrors also touch.
-EMBED_HOST_SEEN_EVERY = datetime.timedelta(hours=1)
-
-
-def remember_embed_hosts(urls: Iterable[str | None]) -> list[str]:
-    """Record the hosts of embed URLs the scraper met; return the new ones left pending.
-
-    Recording is not allowing: a new host is stored with approved=False and stays out of
-    the CSP, the player and the health check until EMBED_HOSTS_ALLOWED lists it or an admin
-    approves it (catalog.selectors embed policy). A new pending host is logged once, here.
-    """
-    hosts = {h for h in (embed_host(u) for u in urls) if h}
-    if not hosts:
-        return []
-    now = timezone.now()
-    known = set(EmbedHost.objects.filter(host__in=hosts).values_list("host", flat=True))
-    new = sorted(hosts - known)
-    EmbedHost.objects.bulk_create(
-        [EmbedHost(host=h, last_seen=now) for h in new], ignore_conflicts=True
-    )
-    if known:
-        EmbedHost.objects.filter(host__in=known).filter(
-            models.Q(last_seen__isnull=True) | models.Q(last_seen__lt=now - EMBED_HOST_SEEN_EVERY)
-        ).update(last_seen=now)
-    pending = [h for h in new if not host_in_policy(h)]
-    for host in pending:
-        logger.warning("host embed baru menunggu persetujuan: %s", host)
-    return pending
-
-
-# --------------------------------------------------------------------------- ingest
 
 
 # Columns the database drivers take as they are; any other type goes through the field's
@@ -528,92 +425,6 @@ def _sync_episode_links(episodes: dict[str, Episode], pages: list[EpisodePage], 
     )
 
 
-def page_retry_delay(attempts: int) -> datetime.timedelta:
-    """The pause after an episode page's `attempts`-th failure in a row."""
-    if attempts > PAGE_RETRY_LIMIT:  # keeps the power small; the cap is reached long before
-        return PAGE_RETRY_LONGEST
-    return min(PAGE_RETRY_FIRST * 2 ** max(attempts - 1, 0), PAGE_RETRY_LONGEST)
-
-
-def page_due(
-    post_id: int | None,
-    attempts: int,
-    retry_at: datetime.datetime | None,
-    now: datetime.datetime,
-) -> bool:
-    """Whether an episode's page should be fetched by an update (not a full refresh):
-    it lacks the page's data, and its pause after the last failure is over, and the
-    automatic tries are not used up. Never tried at all (retry_at NULL) counts as due."""
-    return post_id is None and attempts < PAGE_RETRY_LIMIT and (retry_at is None or retry_at <= now)
-
-
-def page_due_filter(now: datetime.datetime) -> models.Q:
-    """`page_due` as a query filter on Episode."""
-    return models.Q(post_id__isnull=True, page_attempts__lt=PAGE_RETRY_LIMIT) & (
-        models.Q(page_retry_at__isnull=True) | models.Q(page_retry_at__lte=now)
-    )
-
-
-def anime_with_pages_due(now: datetime.datetime | None = None) -> list[str]:
-    """Slugs of the anime that have an episode whose page is due for another try (one
-    query; the updates add these anime to their work)."""
-    due = Episode.objects.filter(page_due_filter(now or timezone.now()))
-    return sorted(set(due.values_list("anime__slug", flat=True)))
-
-
-def _record_page_results(
-    episodes: dict[str, Episode], bundle: AnimeBundle, now: datetime.datetime
-) -> None:
-    """Bookkeeping of the episode pages this bundle asked for: a page read clears the
-    retry state; a failed one on an episode still without its page's data counts one more
-    attempt and sets the next try. (A failure on an episode that has its data from an
-    earlier crawl only stays an error of the run: it has nothing to repair.)"""
-    to_update: list[Episode] = []
-    for page in bundle.episodes:
-        episode = episodes.get(page.slug)
-        if episode is not None and (
-            episode.page_attempts or episode.page_retry_at or episode.page_error
-        ):
-            episode.page_attempts, episode.page_retry_at, episode.page_error = 0, None, ""
-            to_update.append(episode)
-    failed = dict(bundle.failed_episodes)
-    # An episode no longer listed on its anime's page is not in `episodes`: read it.
-    unlisted = [slug for slug in failed if slug not in episodes]
-    rows = {**episodes, **{e.slug: e for e in Episode.objects.filter(slug__in=unlisted)}}
-    for slug, error in failed.items():
-        episode = rows.get(slug)
-        if episode is not None and episode.post_id is None:
-            _count_page_failure(episode, error, now)
-            to_update.append(episode)
-    _save_page_state(to_update)
-
-
-def _count_page_failure(episode: Episode, error: str, now: datetime.datetime) -> None:
-    episode.page_attempts = min(episode.page_attempts + 1, 32767)
-    episode.page_retry_at = now + page_retry_delay(episode.page_attempts)
-    episode.page_error = error[:500]
-
-
-def _save_page_state(episodes: list[Episode]) -> None:
-    if episodes:
-        # Bookkeeping only: not counted as a change, no new updated_at, no cache bump.
-        Episode.objects.bulk_update(episodes, ["page_attempts", "page_retry_at", "page_error"])
-
-
-def record_anime_page_failure(
-    anime_slug: str, error: str, now: datetime.datetime | None = None
-) -> int:
-    """An anime's own page failed, so the pages of its episodes due for a retry were not
-    asked for: they count a failed attempt too (else an anime gone from the origin would
-    be asked for by every update for ever). Returns how many episodes that concerned."""
-    now = now or timezone.now()
-    due = list(Episode.objects.filter(page_due_filter(now), anime__slug=anime_slug))
-    for episode in due:
-        _count_page_failure(episode, error, now)
-    _save_page_state(due)
-    return len(due)
-
-
 def _upsert_batch(anime: Anime, page: BatchPage, counts: Counts) -> None:
     batch = Batch.objects.filter(slug=page.slug).first()
     if batch is None:
@@ -653,7 +464,7 @@ def ingest_anime(*, bundle: AnimeBundle, now: datetime.datetime | None = None) -
     episodes = _upsert_episodes(anime, bundle, counts)
     _sync_episode_links(episodes, bundle.episodes, counts)
     stamp = now or timezone.now()
-    _record_page_results(episodes, bundle, stamp)
+    record_page_results(episodes, [p.slug for p in bundle.episodes], bundle.failed_episodes, stamp)
     if bundle.batch is not None:
         _upsert_batch(anime, bundle.batch, counts)
     remember_embed_hosts(p.default_embed_url for p in bundle.episodes)
@@ -665,192 +476,3 @@ def ingest_anime(*, bundle: AnimeBundle, now: datetime.datetime | None = None) -
     if counts.changed:
         bump_versions(anime_ids=[anime.pk])
     return counts
-
-
-# --------------------------------------------------------------------------- mirrors
-
-
-class MirrorError(Exception):
-    """A mirror could not be resolved (the message says why)."""
-
-
-class MirrorBusy(MirrorError):  # noqa: N818 -- a MirrorError; "busy" says what it is
-    """The origin's request budget is spent for now: nothing was asked, the mirror is not
-    broken. ``retry_after`` seconds until a slot frees; ``cached_url`` is the embed resolved
-    earlier (older than RESOLVED_FRESH_FOR), or "" when there is none."""
-
-    def __init__(self, message: str, *, retry_after: float, cached_url: str = "") -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.cached_url = cached_url
-
-
-# A viewer waits for the resolution; these keep that wait to seconds (the budget's own
-# wait is SCRAPER_VIEWER_MAX_WAIT, in all, across the requests of one resolution).
-VIEWER_TIMEOUT = 8.0
-VIEWER_RETRIES = 1
-# One process asks the origin for a new nonce; the others wait this long for its answer.
-NONCE_ASK_SECONDS = 10
-NONCE_WAIT_SECONDS = 1.0
-
-
-def make_viewer_client(base_url: str | None = None) -> OriginClient:
-    """The client of a viewer's mirror request: the budget's viewer lane (served before
-    the crawl), a bounded wait for slots, one quick retry and a short timeout."""
-    return make_client(
-        base_url,
-        lane=Lane.VIEWER,
-        max_budget_wait=settings.SCRAPER_VIEWER_MAX_WAIT,
-        retries=VIEWER_RETRIES,
-        timeout=min(settings.SCRAPER_TIMEOUT, VIEWER_TIMEOUT),
-        connect_timeout=min(settings.SCRAPER_TIMEOUT, VIEWER_TIMEOUT) / 2,
-        max_backoff=1.0,
-        max_retry_after=settings.SCRAPER_VIEWER_MAX_WAIT,
-    )
-
-
-def _actions_key(client: OriginClient) -> str:
-    return f"scraper:mirror-actions:{client.base_url}"
-
-
-def _nonce_key(client: OriginClient) -> str:
-    return f"scraper:nonce:{client.base_url}"
-
-
-def remember_mirror_actions(page: EpisodePage) -> None:
-    """Keep the admin-ajax action names read from a crawled episode page's script."""
-    if page.actions_from_script:
-        cache.set("scraper:mirror-actions", (page.nonce_action, page.embed_action), ACTIONS_TTL)
-
-
-def _mirror_actions(client: OriginClient, episode: Episode) -> tuple[str, str]:
-    actions = cache.get("scraper:mirror-actions")
-    if actions:
-        return tuple(actions)  # type: ignore[return-value]
-    # Not seen lately: read them off the episode page itself.
-    page = parsers.parse_episode(client.get(f"/episode/{episode.slug}/").text, episode.slug)
-    remember_mirror_actions(page)
-    return page.nonce_action, page.embed_action
-
-
-def _nonce(client: OriginClient, action: str, *, fresh: bool = False) -> tuple[str, bool]:
-    """(nonce, whether it came from the cache)."""
-    key = _nonce_key(client)
-    if not fresh and (nonce := cache.get(key)):
-        return nonce, True
-    # The nonce is shared through the cache by every process. When it is missing, one
-    # process asks the origin and the others wait a moment for its answer: a burst of
-    # viewers would otherwise each spend a budget slot on the same nonce.
-    asking = f"{key}:asking"
-    # (False: another process is asking; None: the cache is down, nobody to wait for.)
-    if not fresh and cache.add(asking, 1, NONCE_ASK_SECONDS) is False:
-        # A viewer's wait here counts against its limit (client.wait_left).
-        left = client.wait_left
-        patience = NONCE_WAIT_SECONDS if left is None else min(NONCE_WAIT_SECONDS, left / 2)
-        started = time.monotonic()
-        try:
-            while time.monotonic() - started < patience:
-                time.sleep(0.1)
-                if nonce := cache.get(key):
-                    return nonce, True
-        finally:
-            client.spend_wait(time.monotonic() - started)
-    try:
-        nonce = parse_nonce_response(client.post_ajax({"action": action}))
-        cache.set(key, nonce, NONCE_TTL)
-    finally:
-        cache.delete(asking)
-    return nonce, False
-
-
-def _resolve_embed(client: OriginClient, link: StreamLink) -> str:
-    nonce_action, embed_action = _mirror_actions(client, link.episode)
-    referer = f"/episode/{link.episode.slug}/"
-    form = {"id": str(link.token_id), "i": str(link.token_i), "q": link.token_q}
-    fresh = False
-    while True:
-        nonce, cached = _nonce(client, nonce_action, fresh=fresh)
-        try:
-            body = client.post_ajax(
-                {**form, "nonce": nonce, "action": embed_action}, referer=referer
-            )
-            return parse_embed_response(body)
-        except (ParseError, FetchError) as exc:
-            # A refused nonce looks like junk data or a 400/403 (WordPress answers a failed
-            # nonce check with 403 "-1"). A cached one may simply have expired (peers
-            # disagree on its lifetime): ask for a fresh nonce once, then give up.
-            refused = isinstance(exc, ParseError) or exc.status in STALE_NONCE_STATUSES
-            if not (cached and refused):
-                raise
-            cache.delete(_nonce_key(client))
-            fresh = True
-
-
-@contextmanager
-def _client_or(client: OriginClient | None, *, viewer: bool = False) -> Iterator[OriginClient]:
-    if client is not None:
-        yield client
-        return
-    base = current_base_url()
-    with make_viewer_client(base) if viewer else make_client(base) as own:
-        yield own
-
-
-def resolve_mirror(*, link_id: int, client: OriginClient | None = None, force: bool = False) -> str:
-    """The embed URL of a stream mirror, resolved through the origin's admin-ajax protocol.
-
-    A recent resolution is reused; a failure leaves the stored link as it was (only its
-    `last_error` says why) and raises MirrorError. Without a ``client`` this is a viewer
-    waiting: a viewer-lane client (see make_viewer_client), and MirrorBusy at once when the
-    origin's request budget has no slot for it within SCRAPER_VIEWER_MAX_WAIT.
-    """
-    link = StreamLink.objects.select_related("episode").filter(pk=link_id).first()
-    if link is None:
-        raise MirrorError(f"mirror {link_id} does not exist")
-    now = timezone.now()
-    if (
-        not force
-        and link.embed_url
-        and link.resolved_at
-        and now - link.resolved_at < RESOLVED_FRESH_FOR
-    ):
-        return link.embed_url
-    try:
-        with _client_or(client, viewer=True) as c:
-            url = _resolve_embed(c, link)
-    except BudgetExhausted as exc:
-        # Not the mirror's fault: its last_error stays as it was.
-        logger.info("mirror %s: request budget spent (%s)", link.pk, exc)
-        raise MirrorBusy(str(exc), retry_after=exc.retry_after, cached_url=link.embed_url) from exc
-    except (ClientError, ParseError) as exc:
-        reason = f"{type(exc).__name__}: {exc}"[:500]
-        StreamLink.objects.filter(pk=link.pk).update(last_error=reason)
-        logger.warning("mirror %s (%s) not resolved: %s", link.pk, link, reason)
-        raise MirrorError(reason) from exc
-    remember_embed_hosts([url])
-    StreamLink.objects.filter(pk=link.pk).update(embed_url=url, resolved_at=now, last_error="")
-    return url
-
-
-def resolve_recent(*, recent: int, client: OriginClient | None = None) -> tuple[int, int]:
-    """Pre-resolve the mirrors of the `recent` newest episodes: (resolved, failed)."""
-    episode_ids = list(Episode.objects.newest().values_list("pk", flat=True)[:recent])
-    link_ids = list(
-        StreamLink.objects.filter(episode_id__in=episode_ids, embed_url="").values_list(
-            "pk", flat=True
-        )
-    )
-    resolved = failed = streak = 0
-    with _client_or(client) as c:
-        for link_id in link_ids:
-            try:
-                resolve_mirror(link_id=link_id, client=c)
-                resolved += 1
-                streak = 0
-            except MirrorError:
-                failed += 1
-                streak += 1
-                if streak >= 5:  # the origin is down or blocking: stop asking
-                    logger.warning("5 mirrors failed in a row; stopping")
-                    break
-    return resolved, failed
