@@ -40,7 +40,7 @@ from catalog.models import (
     ScrapeRun,
     StreamLink,
 )
-from scraper.parsers.common import safe_http_url, url_host
+from catalog.safe_urls import safe_http_url, url_host
 
 logger = logging.getLogger("catalog.selectors")
 
@@ -131,7 +131,7 @@ def first_letter(title: str) -> str:
 def safe_embed_url(url: str | None) -> str:
     """Only absolute http(s) URLs with a host may become an iframe's src or a link's href
     (never javascript:, data:, whatever their case or the spaces around them): the same
-    test the parsers and ingest apply (scraper.parsers.common.safe_http_url)."""
+    test the parsers and ingest apply (catalog.safe_urls.safe_http_url)."""
     return safe_http_url(url) or ""
 
 

@@ -17,6 +17,5 @@ urlpatterns = [
     path("jadwal/", views.jadwal, name="jadwal"),
     path("search/", views.search, name="search"),
     path("feed/", feeds.LatestEpisodesFeed(), name="feed"),
-    path("api/mirror/<int:link_id>/", views.mirror, name="mirror"),
     path("bahasa/<str:code>/", views.set_language, name="set_language"),
 ]

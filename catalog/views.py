@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import os
 import threading
 from collections.abc import Callable
@@ -31,18 +30,12 @@ from django.utils.csp import CSP
 from django.utils.http import http_date, url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import check_for_language, get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
 
 from catalog import nearcache, stale
 from catalog import selectors as sel
-from catalog.models import StreamLink
 from otakusite import resilience
-from scraper import mirrors
 
 PAGE_CACHE_SECONDS = 3600
-MIRROR_OK_SECONDS = 3600
-# A failing mirror is retried soon, but not on every click of every viewer.
-MIRROR_FAIL_SECONDS = 30
 
 
 def cached_page(
@@ -320,60 +313,6 @@ def _episode_context(episode: Any, allowed_hosts: list[str]) -> dict[str, Any]:
         "player_blocked": bool(data.default_embed and not src),
         "frame_hosts": allowed_hosts,
     }
-
-
-def _mirror_busy(exc: mirrors.MirrorBusy) -> JsonResponse:
-    """The origin's request budget has no slot for this viewer soon: answer at once (503 +
-    Retry-After) rather than queue them, with the embed resolved earlier when there is one
-    the page may show (the player plays it: "ok" is true then)."""
-    retry = max(1, math.ceil(exc.retry_after))
-    url = sel.safe_embed_url(exc.cached_url)
-    if url and not sel.embed_url_allowed(url):
-        url = ""
-    message = _(
-        "Server sumber sedang sibuk. Coba lagi dalam %(seconds)d detik atau pilih mirror lain."
-    ) % {"seconds": retry}
-    data: dict[str, Any] = {"ok": bool(url), "busy": True, "retry_after": retry, "error": message}
-    if url:
-        data.update(url=url, stale=True)
-    response = JsonResponse(data, status=503)
-    response["Retry-After"] = str(retry)
-    patch_cache_control(response, no_store=True)
-    return response
-
-
-@require_GET
-def mirror(request: HttpRequest, link_id: int) -> JsonResponse:
-    """Resolve one mirror server-side (through the pipeline's service) for the player."""
-    if not StreamLink.objects.filter(pk=link_id).exists():
-        return JsonResponse({"ok": False, "error": _("Mirror tidak ditemukan.")}, status=404)
-    key = f"mirror:{link_id}"
-    data = cache.get(key)
-    if data is None:
-        try:
-            url = sel.safe_embed_url(mirrors.resolve_mirror(link_id=link_id))
-            data = {"ok": bool(url), "url": url} if url else {"ok": False, "detail": "bad url"}
-        except mirrors.MirrorBusy as exc:
-            return _mirror_busy(exc)  # not cached: a slot may be free in a second
-        except mirrors.MirrorError as exc:
-            data = {"ok": False, "detail": str(exc)[:300]}
-        sel.forget_embed_hosts()
-        cache.set(key, data, MIRROR_OK_SECONDS if data["ok"] else MIRROR_FAIL_SECONDS)
-    if data["ok"] and not sel.embed_url_allowed(data["url"]):
-        # Judged on every answer, not cached: an admin's approval applies at once. The URL
-        # of a host nobody approved is not handed out (the page's CSP would block it).
-        blocked = {"ok": False, "blocked": True, "detail": "embed host not approved"}
-        response = JsonResponse(
-            {**blocked, "error": _("Host mirror ini belum disetujui situs. Pilih mirror lain.")},
-            status=403,
-        )
-        patch_cache_control(response, private=True, max_age=0)
-        return response
-    if not data["ok"]:
-        data = {**data, "error": _("Mirror ini gagal dimuat.")}
-    response = JsonResponse(data, status=200 if data["ok"] else 502)
-    patch_cache_control(response, private=True, max_age=60 if data["ok"] else 0)
-    return response
 
 
 def set_language(request: HttpRequest, code: str) -> HttpResponseRedirect:

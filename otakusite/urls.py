@@ -12,6 +12,7 @@ admin.site.site_title = _("Admin otakusite")
 urlpatterns = [
     # The viewer pages first: URLs resolve in order, and they are nearly every request.
     path("", include("catalog.urls")),
+    path("", include("scraper.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path(

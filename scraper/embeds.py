@@ -14,8 +14,8 @@ from django.db import models
 from django.utils import timezone
 
 from catalog.models import EmbedHost
+from catalog.safe_urls import url_host
 from catalog.selectors import host_in_policy
-from scraper.parsers.common import url_host
 
 logger = logging.getLogger("scraper.embeds")
 
