@@ -70,7 +70,7 @@ __all__ = [
     "Lane",
     "NotFound",
     "OriginClient",
-    "Page",
+    "FetchedPage",
     "make_client",
     "make_viewer_client",
 ]
@@ -158,7 +158,7 @@ class DisallowedHost(ClientError):  # noqa: N818 -- name fixed by the issue's AP
 
 
 @dataclass(frozen=True)
-class Page:
+class FetchedPage:
     """A fetched response: final URL after redirects, status, decoded text, headers."""
 
     url: str
@@ -335,7 +335,7 @@ class OriginClient:
     def user_agent(self) -> str:
         return self._http.headers["User-Agent"]
 
-    def get(self, path_or_url: str, *, params: Mapping[str, Any] | None = None) -> Page:
+    def get(self, path_or_url: str, *, params: Mapping[str, Any] | None = None) -> FetchedPage:
         """GET a page of the origin (relative path or any otakudesu URL)."""
         headers = {
             "Sec-Fetch-Dest": "document",
@@ -362,7 +362,7 @@ class OriginClient:
         page = self._request("POST", self.origin_url(AJAX_PATH), headers=headers, data=dict(data))
         return page.text
 
-    def fetch_embed(self, url: str) -> Page:
+    def fetch_embed(self, url: str) -> FetchedPage:
         """GET an embed player page; its host must have been allowed with ``allow_host``."""
         target = httpx.URL(url)
         if not target.is_absolute_url:
@@ -555,7 +555,7 @@ class OriginClient:
         headers: Mapping[str, str],
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
-    ) -> Page:
+    ) -> FetchedPage:
         if self._closed:
             raise ClientError("client is closed")
         current = httpx.URL(url)
@@ -566,7 +566,7 @@ class OriginClient:
             response = self._send_with_retries(method, current, headers=headers, data=data)
             location = response.headers.get("location")
             if response.status_code not in _REDIRECT_STATUSES or not location:
-                return Page(
+                return FetchedPage(
                     url=str(response.url),
                     status=response.status_code,
                     text=response.text,

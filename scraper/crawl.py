@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -33,9 +33,9 @@ from scraper import parsers
 from scraper.client import (
     ChallengeError,
     ClientError,
+    FetchedPage,
     FetchError,
     OriginClient,
-    Page,
     make_client,
 )
 from scraper.ingest import AnimeBundle, Counts, ingest_anime
@@ -44,12 +44,11 @@ from scraper.page_retries import anime_with_pages_due, page_due, record_anime_pa
 from scraper.parsers import ParseError
 from scraper.parsers.types import AnimeCard, AnimeDetail, EpisodePage
 
-__all__ = ["CrawlError", "CrawlStopped", "ProgressEvent", "run_crawl"]
+__all__ = ["KINDS", "CrawlError", "CrawlResult", "CrawlStopped", "ProgressEvent", "run_crawl"]
 
 logger = logging.getLogger("scraper.crawl")
 T = TypeVar("T")
 
-KINDS = ("full", "ongoing", "anime", "episode")
 MAX_LIST_PAGES = 50  # a safety stop for the ongoing update's paging
 
 
@@ -59,12 +58,49 @@ class CrawlError(Exception):
 
 class CrawlStopped(Exception):  # noqa: N818 - a stop, not an error
     """The crawl was asked to stop (SIGTERM, or its run was taken over): it ended before
-    its next page, its run is marked interrupted (``run``) and the anime it was fetching
+    its next page, its run is marked interrupted (``result``) and the anime it was fetching
     is left as it was (written only once all its pages are in)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-        self.run: ScrapeRun | None = None
+        self.result: CrawlResult | None = None
+
+
+@dataclass(frozen=True)
+class CrawlResult:
+    """What a crawl did, as recorded in its ScrapeRun (``run_id`` None in a dry run, which
+    records nothing). ``errors`` holds one line per failed page; ``changes`` one line per
+    anime a dry run would change."""
+
+    run_id: int | None
+    kind: str
+    status: str
+    base_url: str
+    pages_fetched: int
+    requests_made: int
+    created: int
+    updated: int
+    unchanged: int
+    error_count: int
+    errors: str
+    changes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_run(cls, run: ScrapeRun, changes: Iterable[str] = ()) -> CrawlResult:
+        return cls(
+            run_id=run.pk,
+            kind=run.kind,
+            status=str(run.status),
+            base_url=run.base_url,
+            pages_fetched=run.pages_fetched,
+            requests_made=run.requests_made,
+            created=run.created,
+            updated=run.updated,
+            unchanged=run.unchanged,
+            error_count=run.error_count,
+            errors=run.errors,
+            changes=tuple(changes),
+        )
 
 
 @dataclass(frozen=True)
@@ -174,7 +210,7 @@ class Crawler:
         if reason:
             raise CrawlStopped(reason)
 
-    def fetch(self, path: str) -> Page:
+    def fetch(self, path: str) -> FetchedPage:
         self.check_stop()
         try:
             page = self.client.get(path)
@@ -304,7 +340,7 @@ class Crawler:
 
     # ------------------------------------------------------------------ crawls
 
-    def crawl_full(self) -> None:
+    def crawl_full(self, _slug: str | None = None) -> None:
         try:
             index = self.parsed("/anime-list/", parsers.parse_anime_list)
         except (ParseError, FetchError) as exc:
@@ -348,7 +384,7 @@ class Crawler:
             )
         return recent
 
-    def crawl_ongoing(self) -> None:
+    def crawl_ongoing(self, _slug: str | None = None) -> None:
         try:
             home = self.parsed("/", parsers.parse_home)
         except (ParseError, FetchError) as exc:
@@ -406,6 +442,11 @@ class Crawler:
                 new += 1
         return new
 
+    def crawl_one_anime(self, slug: str) -> None:
+        self.total = 1
+        if self.crawl_anime(slug, refresh_episodes=True) is None:
+            raise CrawlError(self.recorder.errors[-1])
+
     def crawl_episode(self, slug: str) -> None:
         try:
             page = self.parsed(f"/episode/{slug}/", parsers.parse_episode)
@@ -424,6 +465,18 @@ class Crawler:
         self.done = 1
 
 
+# The crawl kinds: what `scrape KIND` and crawl_task(KIND) run. "anime" and "episode"
+# need a slug.
+_CRAWLS: dict[str, Callable[[Crawler, str], None]] = {
+    "full": Crawler.crawl_full,
+    "ongoing": Crawler.crawl_ongoing,
+    "anime": Crawler.crawl_one_anime,
+    "episode": Crawler.crawl_episode,
+}
+KINDS = tuple(_CRAWLS)
+_NEEDS_SLUG = frozenset({"anime", "episode"})
+
+
 def run_crawl(
     kind: str,
     *,
@@ -436,17 +489,18 @@ def run_crawl(
     client: OriginClient | None = None,
     run: ScrapeRun | None = None,
     should_stop: Callable[[], str | None] | None = None,
-) -> ScrapeRun:
-    """Run one crawl and return its ScrapeRun (unsaved in a dry run).
+) -> CrawlResult:
+    """Run one crawl and return what it did (its ScrapeRun is unsaved in a dry run).
 
     Raises CrawlError (run marked failed) on a fatal error, CrawlStopped (run marked
     interrupted) once ``should_stop`` gives a reason, and re-raises KeyboardInterrupt (run
     marked interrupted; the anime being written is rolled back as a whole). ``run`` is the
     running ScrapeRun of a claim (scraper.runs.claim) to record into.
     """
-    if kind not in KINDS:
+    crawl = _CRAWLS.get(kind)
+    if crawl is None:
         raise ValueError(f"unknown crawl kind {kind!r}; expected one of {', '.join(KINDS)}")
-    if kind in {"anime", "episode"} and not slug:
+    if kind in _NEEDS_SLUG and not slug:
         raise ValueError(f"crawl {kind} needs a slug")
     own_client = client is None
     client = client or make_client(base_url)
@@ -463,34 +517,30 @@ def run_crawl(
         should_stop=should_stop,
     )
     try:
-        if kind == "full":
-            crawler.crawl_full()
-        elif kind == "ongoing":
-            crawler.crawl_ongoing()
-        elif kind == "anime":
-            crawler.total = 1
-            if crawler.crawl_anime(slug or "", refresh_episodes=True) is None:
-                raise CrawlError(recorder.errors[-1])
-        else:
-            crawler.crawl_episode(slug or "")
-    except KeyboardInterrupt:
-        recorder.error("interrupted (Ctrl-C)")
-        recorder.finish(ScrapeRun.Status.INTERRUPTED, client)
-        raise
-    except CrawlStopped as exc:
-        recorder.error(f"interrupted: {exc}")
-        exc.run = recorder.finish(ScrapeRun.Status.INTERRUPTED, client)
-        raise
-    except (CrawlError, ClientError) as exc:
-        recorder.error(f"fatal: {exc}")
-        recorder.finish(ScrapeRun.Status.FAILED, client)
-        raise exc if isinstance(exc, CrawlError) else CrawlError(str(exc)) from exc
+        _run_recorded(crawl, crawler, slug or "")
     finally:
         if own_client:
             client.close()
     # Pages that failed (recorded as errors: an episode, a batch, an anime's detail...)
     # make the run partial, so the admin, the command's exit code and the task say so.
     status = ScrapeRun.Status.PARTIAL if recorder.errors else ScrapeRun.Status.OK
-    run = recorder.finish(status, client)
-    run.changes = crawler.changes  # type: ignore[attr-defined]
-    return run
+    return CrawlResult.from_run(recorder.finish(status, client), crawler.changes)
+
+
+def _run_recorded(crawl: Callable[[Crawler, str], None], crawler: Crawler, slug: str) -> None:
+    """Run ``crawl``; a stop or a fatal error ends the run's record before it propagates."""
+    recorder, client = crawler.recorder, crawler.client
+    try:
+        crawl(crawler, slug)
+    except KeyboardInterrupt:
+        recorder.error("interrupted (Ctrl-C)")
+        recorder.finish(ScrapeRun.Status.INTERRUPTED, client)
+        raise
+    except CrawlStopped as exc:
+        recorder.error(f"interrupted: {exc}")
+        exc.result = CrawlResult.from_run(recorder.finish(ScrapeRun.Status.INTERRUPTED, client))
+        raise
+    except (CrawlError, ClientError) as exc:
+        recorder.error(f"fatal: {exc}")
+        recorder.finish(ScrapeRun.Status.FAILED, client)
+        raise exc if isinstance(exc, CrawlError) else CrawlError(str(exc)) from exc

@@ -30,8 +30,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from scraper.client import ChallengeError, OriginClient
 
@@ -50,8 +49,6 @@ CHROMIUM_ARGS = (
 )
 CLEARANCE_COOKIE = "cf_clearance"
 DEFAULT_MIN_INTERVAL_MINUTES = 10.0
-# Same markers the HTTP client uses to recognise the interstitial.
-_CHALLENGE_MARKERS = ("Just a moment...", "challenge-platform", "cf_chl")
 _CHALLENGE_STATUSES = frozenset({403, 429, 503})
 _POLL_MS = 250
 
@@ -109,60 +106,80 @@ def solve_challenge(
         raise SolverError(
             f"refusing to open {url} in the browser: not the origin", url=url, status=0
         )
-    host = (httpx.URL(url).host or "").lower()
+    host = (urlsplit(url).hostname or "").lower()
     interval = _min_interval() if min_interval is None else min_interval
-    run = browser or _chromium_solve
     # Held for the whole solve: one browser per process, and a thread that waited here
     # finds the clearance its predecessor just got.
     with _lock:
-        # Another process (the other worker, say) may have solved it since this client's
-        # request: the shared jar has its clearance, and no browser is needed here.
-        before = client.cookie(CLEARANCE_COOKIE)
-        client.sync_cookies()
-        if client.cookie(CLEARANCE_COOKIE) not in {None, before}:
-            logger.info("using the clearance for %s that another process just solved", host)
+        if _solved_elsewhere(client, host) or _reuse_recent(client, host, url, clock(), interval):
             return
-        now = clock()
-        state = _hosts.get(host)
-        if state is not None and now - state.last_attempt < interval:
-            if state.clearance is not None and client not in state.served:
-                _hand_over(client, state.clearance)
-                state.served.add(client)
-                logger.info(
-                    "reused the clearance for %s solved %.0fs ago", host, now - state.last_attempt
-                )
-                return
-            wait = interval - (now - state.last_attempt)
-            raise SolverError(
-                f"challenge at {url} again {now - state.last_attempt:.0f}s after the last "
-                f"browser solve for {host}; not opening another browser for {wait:.0f}s "
-                "(the clearance did not stick or the origin blocks us)",
-                url=url,
-                status=0,
-            )
-        state = _hosts[host] = _HostState(last_attempt=now)
-        logger.info("solving the challenge at %s in Chromium (timeout %.0fs)", url, timeout)
-        try:
-            clearance = run(url, timeout, _chromium_path())
-        except SolverError:
-            raise
-        except Exception as exc:
-            # Playwright raises its own errors (launch failures, crashes): the run should
-            # say what went wrong in one line, as a ChallengeError the crawl understands.
-            raise SolverError(
-                f"browser could not pass the challenge at {url}: {type(exc).__name__}: {exc}",
-                url=url,
-                status=0,
-            ) from exc
-        state.clearance = clearance
-        _hand_over(client, clearance)
+        _solve_now(client, host, url, timeout, browser or _chromium_solve, clock)
+
+
+def _solved_elsewhere(client: OriginClient, host: str) -> bool:
+    """Another process (the other worker, say) may have solved it since this client's
+    request: the shared jar has its clearance, and no browser is needed here."""
+    before = client.cookie(CLEARANCE_COOKIE)
+    client.sync_cookies()
+    if client.cookie(CLEARANCE_COOKIE) in {None, before}:
+        return False
+    logger.info("using the clearance for %s that another process just solved", host)
+    return True
+
+
+def _reuse_recent(client: OriginClient, host: str, url: str, now: float, interval: float) -> bool:
+    """Within ``interval`` of the host's last browser solve: hand its clearance to a client
+    that has not had it yet (True), else refuse another browser (SolverError)."""
+    state = _hosts.get(host)
+    if state is None or now - state.last_attempt >= interval:
+        return False
+    if state.clearance is not None and client not in state.served:
+        _hand_over(client, state.clearance)
         state.served.add(client)
-        logger.info(
-            "challenge at %s passed in %.1fs (%d cookie(s))",
-            url,
-            clock() - now,
-            len(clearance.cookies),
-        )
+        logger.info("reused the clearance for %s solved %.0fs ago", host, now - state.last_attempt)
+        return True
+    wait = interval - (now - state.last_attempt)
+    raise SolverError(
+        f"challenge at {url} again {now - state.last_attempt:.0f}s after the last "
+        f"browser solve for {host}; not opening another browser for {wait:.0f}s "
+        "(the clearance did not stick or the origin blocks us)",
+        url=url,
+        status=0,
+    )
+
+
+def _solve_now(  # noqa: PLR0917 -- a private step of solve_challenge
+    client: OriginClient,
+    host: str,
+    url: str,
+    timeout: float,
+    run: BrowserSolve,
+    clock: Callable[[], float],
+) -> None:
+    now = clock()
+    state = _hosts[host] = _HostState(last_attempt=now)
+    logger.info("solving the challenge at %s in Chromium (timeout %.0fs)", url, timeout)
+    try:
+        clearance = run(url, timeout, _chromium_path())
+    except SolverError:
+        raise
+    except Exception as exc:
+        # Playwright raises its own errors (launch failures, crashes): the run should
+        # say what went wrong in one line, as a ChallengeError the crawl understands.
+        raise SolverError(
+            f"browser could not pass the challenge at {url}: {type(exc).__name__}: {exc}",
+            url=url,
+            status=0,
+        ) from exc
+    state.clearance = clearance
+    _hand_over(client, clearance)
+    state.served.add(client)
+    logger.info(
+        "challenge at %s passed in %.1fs (%d cookie(s))",
+        url,
+        clock() - now,
+        len(clearance.cookies),
+    )
 
 
 def _hand_over(client: OriginClient, clearance: Clearance) -> None:
@@ -196,10 +213,6 @@ def _chromium_solve(url: str, timeout: float, executable: str) -> Clearance:
     from playwright.sync_api import sync_playwright
 
     deadline = time.monotonic() + timeout
-
-    def remaining_ms() -> float:
-        return max(1.0, (deadline - time.monotonic()) * 1000)
-
     with sync_playwright() as pw:
         try:
             browser = pw.chromium.launch(
@@ -207,7 +220,7 @@ def _chromium_solve(url: str, timeout: float, executable: str) -> Clearance:
                 headless=True,
                 args=list(CHROMIUM_ARGS),
                 chromium_sandbox=False,
-                timeout=remaining_ms(),
+                timeout=_ms_left(deadline),
             )
         except PlaywrightError as exc:
             raise SolverError(
@@ -216,18 +229,7 @@ def _chromium_solve(url: str, timeout: float, executable: str) -> Clearance:
                 status=0,
             ) from exc
         try:
-            # Headless Chromium announces itself as "HeadlessChrome"; present the same
-            # browser as a regular Chrome so the challenge treats it like one. That UA,
-            # set on the context, is what the HTTP client adopts below.
-            probe = browser.new_page()
-            default_ua = str(probe.evaluate("navigator.userAgent"))
-            probe.close()
-            user_agent = default_ua.replace("HeadlessChrome", "Chrome")
-            context = browser.new_context(
-                user_agent=user_agent,
-                locale="id-ID",
-                extra_http_headers={"Accept-Language": "id-ID,id;q=0.9,en;q=0.8"},
-            )
+            context, user_agent = _regular_chrome_context(browser)
             page = context.new_page()
             statuses: dict[str, int] = {}
 
@@ -237,37 +239,76 @@ def _chromium_solve(url: str, timeout: float, executable: str) -> Clearance:
 
             page.on("response", on_response)
             try:
-                page.goto(url, wait_until="domcontentloaded", timeout=remaining_ms())
+                page.goto(url, wait_until="domcontentloaded", timeout=_ms_left(deadline))
             except PlaywrightError as exc:
                 raise SolverError(
                     f"browser could not load {url}: {exc}", url=url, status=0
                 ) from exc
-            while True:
-                try:
-                    title = page.title()
-                    html = page.content()
-                    cookies = context.cookies([url])
-                except PlaywrightError:
-                    # The challenge script reloads the page; reading it mid-navigation
-                    # fails harmlessly, the next poll sees the new document.
-                    title, html, cookies = "Just a moment", "", []
-                status = statuses.get("main")
-                has_clearance = any(c.get("name") == CLEARANCE_COOKIE for c in cookies)
-                if not _looks_like_challenge(status, title, html):
-                    # The context's UA is what every page of it sent; asking the page instead
-                    # could land in the middle of the challenge's own reload.
-                    if not has_clearance:
-                        logger.info("page at %s is not a challenge (no %s)", url, CLEARANCE_COOKIE)
-                    return Clearance(cookies=[dict(c) for c in cookies], user_agent=user_agent)
-                if time.monotonic() >= deadline:
-                    raise SolverError(
-                        f"challenge at {url} did not clear within {timeout:.0f}s "
-                        f"(last status {status}, title {title!r}, "
-                        f"{CLEARANCE_COOKIE} {'set' if has_clearance else 'not set'})",
-                        url=url,
-                        status=status or 0,
-                    )
-                # Waits inside the browser's event loop so the challenge script keeps running.
-                page.wait_for_timeout(_POLL_MS)
+            return _wait_until_cleared(
+                page, context, url, statuses, user_agent, (timeout, deadline)
+            )
         finally:
             browser.close()
+
+
+def _ms_left(deadline: float) -> float:
+    return max(1.0, (deadline - time.monotonic()) * 1000)
+
+
+def _regular_chrome_context(browser: Any) -> tuple[Any, str]:
+    """A browser context presenting the browser as a regular Chrome, and its UA.
+
+    Headless Chromium announces itself as "HeadlessChrome"; the challenge should treat it
+    like a regular Chrome. That UA, set on the context, is what the HTTP client adopts."""
+    probe = browser.new_page()
+    default_ua = str(probe.evaluate("navigator.userAgent"))
+    probe.close()
+    user_agent = default_ua.replace("HeadlessChrome", "Chrome")
+    context = browser.new_context(
+        user_agent=user_agent,
+        locale="id-ID",
+        extra_http_headers={"Accept-Language": "id-ID,id;q=0.9,en;q=0.8"},
+    )
+    return context, user_agent
+
+
+def _wait_until_cleared(  # noqa: PLR0917 -- a private step of _chromium_solve
+    page: Any,
+    context: Any,
+    url: str,
+    statuses: Mapping[str, int],
+    user_agent: str,
+    limit: tuple[float, float],
+) -> Clearance:
+    """Poll the page until it is no longer a challenge, or fail at the deadline
+    (``limit``: the solve's timeout and its deadline on the monotonic clock)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    timeout, deadline = limit
+    while True:
+        try:
+            title = page.title()
+            html = page.content()
+            cookies = context.cookies([url])
+        except PlaywrightError:
+            # The challenge script reloads the page; reading it mid-navigation
+            # fails harmlessly, the next poll sees the new document.
+            title, html, cookies = "Just a moment", "", []
+        status = statuses.get("main")
+        has_clearance = any(c.get("name") == CLEARANCE_COOKIE for c in cookies)
+        if not _looks_like_challenge(status, title, html):
+            # The context's UA is what every page of it sent; asking the page instead
+            # could land in the middle of the challenge's own reload.
+            if not has_clearance:
+                logger.info("page at %s is not a challenge (no %s)", url, CLEARANCE_COOKIE)
+            return Clearance(cookies=[dict(c) for c in cookies], user_agent=user_agent)
+        if time.monotonic() >= deadline:
+            raise SolverError(
+                f"challenge at {url} did not clear within {timeout:.0f}s "
+                f"(last status {status}, title {title!r}, "
+                f"{CLEARANCE_COOKIE} {'set' if has_clearance else 'not set'})",
+                url=url,
+                status=status or 0,
+            )
+        # Waits inside the browser's event loop so the challenge script keeps running.
+        page.wait_for_timeout(_POLL_MS)

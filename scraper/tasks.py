@@ -13,13 +13,16 @@ import datetime
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import ScrapeRun
 from scraper import runs
+
+if TYPE_CHECKING:
+    from scraper.crawl import CrawlResult
 
 __all__ = [
     "check_mirrors_task",
@@ -82,13 +85,13 @@ def skip_message(kind: str, blocker: str) -> str:
 class RunResult(int):
     """A crawl task's result: the ScrapeRun id (callers look the run up with it) whose
     text names the run's outcome, so django-q's task list tells a partial run (some pages
-    failed) from an ok one without opening the run. (Item 2 of issue 11, AREA=repair.)"""
+    failed) from an ok one without opening the run."""
 
     status: str
     error_count: int
 
-    def __new__(cls, run: ScrapeRun) -> RunResult:
-        return _run_result(run.pk, str(run.status), run.error_count)
+    def __new__(cls, crawl: CrawlResult) -> RunResult:
+        return _run_result(crawl.run_id or 0, crawl.status, crawl.error_count)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled into the broker and the task table: rebuilt from plain values.
@@ -138,12 +141,12 @@ def crawl_task(kind: str, **options: Any) -> int | None:
         return _skip(kind, arguments, skip_message(kind, claim.blocker or "")).pk
     with claim.alive():
         try:
-            run = run_crawl(
+            result = run_crawl(
                 kind, max_age=max_age, run=claim.run, should_stop=claim.stop_reason, **options
             )
         except CrawlStopped as exc:
             logger.warning("%s crawl stopped: %s", kind, exc)
-            return exc.run.pk if exc.run is not None else claim.run.pk
+            return exc.result.run_id if exc.result is not None else claim.run.pk
         except Exception as exc:
             # Bad arguments of a schedule, or a bug: the run still says what happened
             # (a CrawlError has already been recorded by the crawl itself).
@@ -153,14 +156,14 @@ def crawl_task(kind: str, **options: Any) -> int | None:
     logger.info(
         "%s crawl finished: %s (%d created, %d updated, %d errors)",
         kind,
-        run.status,
-        run.created,
-        run.updated,
-        run.error_count,
+        result.status,
+        result.created,
+        result.updated,
+        result.error_count,
     )
-    if run.status == ScrapeRun.Status.PARTIAL:
-        logger.warning("%s crawl partial: %s", kind, run.errors[:2000])
-    return RunResult(run)
+    if result.status == ScrapeRun.Status.PARTIAL:
+        logger.warning("%s crawl partial: %s", kind, result.errors[:2000])
+    return RunResult(result)
 
 
 def _close(run: ScrapeRun, status: str, message: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from catalog.models import Anime, Episode, ScrapeRun, StreamLink
 from scraper import ingest, mirrors
-from scraper.crawl import CrawlError, run_crawl
+from scraper.crawl import CrawlError, CrawlResult, run_crawl
 from tests.fake_origin import FakeOrigin
 from tests.pipeline_helpers import expected_catalog, fast_client, snapshot, stored_catalog
 
@@ -22,7 +22,7 @@ def origin() -> Iterator[FakeOrigin]:
         yield fake
 
 
-def crawl(origin: FakeOrigin, kind: str = "full", **kw) -> ScrapeRun:
+def crawl(origin: FakeOrigin, kind: str = "full", **kw) -> CrawlResult:
     overrides = {k: kw.pop(k) for k in ("retries", "timeout") if k in kw}
     client = fast_client(origin.base_url, **overrides)
     with client:
@@ -41,7 +41,7 @@ def test_full_crawl_fills_the_database_exactly_as_the_origin_says(origin: FakeOr
     n_episodes = sum(len(a["episodes"]) for a in expected.values())
     assert Episode.objects.count() == n_episodes
     assert run.created > n_episodes
-    saved = ScrapeRun.objects.get(pk=run.pk)
+    saved = ScrapeRun.objects.get(pk=run.run_id)
     assert saved.pages_fetched == run.pages_fetched
     assert saved.finished_at is not None
 
@@ -159,7 +159,7 @@ def test_domain_move_is_followed(origin: FakeOrigin) -> None:
     assert Anime.objects.count() == 3
 
 
-def crawl_from(base_url: str, **kw) -> ScrapeRun:
+def crawl_from(base_url: str, **kw) -> CrawlResult:
     with fast_client(base_url) as client:
         return run_crawl("full", client=client, **kw)
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from catalog.models import Anime, ScrapeRun
 from scraper import locks, runs, tasks
+from scraper.crawl import CrawlResult
 from tests.fake_origin import FakeOrigin
 from tests.procs import manage, start_manage, wait_until
 from tests.runs_helpers import Backends, backends, make_site  # noqa: F401 - fixture
@@ -38,12 +39,12 @@ def dead_pid() -> int:
 
 
 def fake_run_crawl(calls: list[str]):
-    def run_crawl(kind: str, **options: Any) -> ScrapeRun:
+    def run_crawl(kind: str, **options: Any) -> CrawlResult:
         calls.append(kind)
         run = options["run"]
         run.status = ScrapeRun.Status.OK
         run.save()
-        return run
+        return CrawlResult.from_run(run)
 
     return run_crawl
 
@@ -167,7 +168,7 @@ def test_the_heartbeat_shows_a_slow_crawl_alive_and_keeps_its_lock(
     beats = {at for at, _ in seen}
     assert len(beats) > 3, "the heartbeat did not advance while the crawl ran"
     assert all(held for _, held in seen)
-    assert run.owner == runs.owner_id()
+    assert ScrapeRun.objects.get(pk=run.run_id).owner == runs.owner_id()
     assert not locks.is_held("crawl:full")
 
 

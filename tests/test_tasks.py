@@ -19,6 +19,7 @@ from django_q.tasks import async_task
 
 from catalog.models import Anime, EmbedHost, Episode, ScrapeRun, StreamLink
 from scraper import locks, tasks
+from scraper.crawl import CrawlResult
 from tests.fake_origin import FakeOrigin
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,13 +85,13 @@ def origin() -> Iterator[FakeOrigin]:
 
 
 def fake_run_crawl(calls: list[dict[str, Any]]):
-    def run_crawl(kind: str, **options: Any) -> ScrapeRun:
+    def run_crawl(kind: str, **options: Any) -> CrawlResult:
         calls.append({"kind": kind, **options})
         # The task hands over the running ScrapeRun it claimed.
         run = options["run"]
         run.status = ScrapeRun.Status.OK
         run.save()
-        return run
+        return CrawlResult.from_run(run)
 
     return run_crawl
 
@@ -153,7 +154,7 @@ def test_lock_is_released_after_a_run_and_refreshed_by_the_heartbeat_while_it_ru
 
     timeout = tasks.crawl_lock_timeout("ongoing")
 
-    def long_crawl(kind: str, **options: Any) -> ScrapeRun:
+    def long_crawl(kind: str, **options: Any) -> CrawlResult:
         # The crawl goes on for longer than the lock's lifetime: each beat refreshes it.
         run, lock = options["run"], locks.holder("crawl:ongoing")
         assert lock is not None
@@ -166,7 +167,7 @@ def test_lock_is_released_after_a_run_and_refreshed_by_the_heartbeat_while_it_ru
             assert locks.is_held("crawl:ongoing")
         run.status = ScrapeRun.Status.OK
         run.save()
-        return run
+        return CrawlResult.from_run(run)
 
     monkeypatch.setattr("scraper.crawl.run_crawl", long_crawl)
     tasks.crawl_task("ongoing")

@@ -78,7 +78,7 @@ class Command(BaseCommand):
                 runs.stop_on_signals([signal.SIGTERM, signal.SIGHUP]),
                 claim.alive() if claim is not None else contextlib.nullcontext(),
             ):
-                run = run_crawl(
+                result = run_crawl(
                     kind,
                     slug=slug,
                     base_url=opts["base_url"],
@@ -103,17 +103,17 @@ class Command(BaseCommand):
             printer.close()
             raise CommandError(str(exc)) from exc
         printer.close()
-        for line in getattr(run, "changes", []) if opts["dry_run"] else []:
+        for line in result.changes if opts["dry_run"] else ():
             self.stdout.write(f"would change {line}")
         self.stdout.write(
-            f"{'dry run: ' if opts['dry_run'] else ''}{run.kind} {run.status}: "
-            f"{run.pages_fetched} pages, {run.requests_made} requests, "
-            f"{run.created} created, {run.updated} updated, {run.unchanged} unchanged, "
-            f"{run.error_count} errors"
+            f"{'dry run: ' if opts['dry_run'] else ''}{result.kind} {result.status}: "
+            f"{result.pages_fetched} pages, {result.requests_made} requests, "
+            f"{result.created} created, {result.updated} updated, "
+            f"{result.unchanged} unchanged, {result.error_count} errors"
         )
-        if run.errors:
-            self.stderr.write(run.errors)
-        if run.status == ScrapeRun.Status.PARTIAL:
+        if result.errors:
+            self.stderr.write(result.errors)
+        if result.status == ScrapeRun.Status.PARTIAL:
             sys.exit(EXIT_PARTIAL)
 
     def _claim(self, kind: str, slug: str | None, opts: dict[str, Any]) -> runs.Claim:
