@@ -6,6 +6,7 @@ fits a small VPS and a larger host.
 
 import multiprocessing
 import os
+import signal
 from typing import Any
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
@@ -51,20 +52,7 @@ def _rss_mb() -> float:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Let a draining worker (see `_drain`) stop once its last connection closed: the
-    gthread loop calls murder_keepalived about once a second."""
     worker.otakusite_draining = False
-    murder = getattr(worker, "murder_keepalived", None)
-    if murder is None or not hasattr(worker, "nr_conns"):
-        return
-
-    def murder_keepalived() -> None:
-        murder()
-        if worker.otakusite_draining and worker.nr_conns == 0 and worker.alive:
-            worker.log.info("Worker %s drained: recycling it now", worker.pid)
-            worker.alive = False
-
-    worker.murder_keepalived = murder_keepalived
 
 
 def pre_request(worker: Any, req: Any) -> None:
@@ -92,19 +80,16 @@ def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
         _drain(worker)
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    if getattr(worker, "otakusite_draining", False):
+        worker.log.info("Worker %s drained: recycling it now", worker.pid)
+
+
 def _drain(worker: Any) -> None:
-    """Stop taking new connections, answer what comes on the open ones with "Connection:
-    close", and exit once none is left (post_worker_init); the arbiter starts a fresh
-    worker. Needs gunicorn 24's gthread internals; elsewhere fall back to gunicorn's own
-    graceful stop (what max_requests does)."""
+    """Stop the worker the documented graceful way (SIGTERM to itself); the arbiter starts
+    a fresh one. Since gunicorn 27.0.1 a stopping gthread worker stops accepting, keeps its
+    kept-alive connections up to 2 s and answers a request arriving on one with
+    "Connection: close", then exits once its requests are done: the drain this guard needs,
+    without reaching into the worker's internals."""
     worker.otakusite_draining = True
-    queue = getattr(worker, "method_queue", None)
-    if queue is None or not hasattr(worker, "set_accept_enabled"):
-        worker.alive = False
-        return
-
-    def stop_accepting() -> None:  # on the worker's main thread (the poller is not shared)
-        worker.worker_connections = 0  # else its loop enables accepting again
-        worker.set_accept_enabled(False)
-
-    queue.defer(stop_accepting)
+    os.kill(worker.pid, signal.SIGTERM)

@@ -92,9 +92,10 @@ class _FailFast:
     """Mixed into a redis-py connection class: consult and feed the pool's breaker."""
 
     breaker: Breaker
+    is_connected: bool  # redis-py's Connection property
 
     def connect(self) -> None:
-        if getattr(self, "_sock", None) is None:
+        if not self.is_connected:
             self.breaker.check()
         try:
             super().connect()  # type: ignore[misc]
