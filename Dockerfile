@@ -5,25 +5,27 @@
 # Build: docker build -t otakusite .   /   docker build --target worker -t otakusite-worker .
 
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+# The Makefile's UV_VERSION: both install from uv.lock with the same uv.
+ARG UV_VERSION=0.13.9
 
 # ---------------------------------------------------------------------------- builder
 # Compilers and MariaDB client headers live only here: mysqlclient is built into a
 # virtualenv that the runtime stages copy, without the toolchain.
 FROM ${PYTHON_IMAGE} AS builder
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ARG UV_VERSION
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_NO_CACHE=1 UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential pkg-config default-libmysqlclient-dev \
  && rm -rf /var/lib/apt/lists/*
-RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
+# uv stays in the builder; the runtime stages copy only /opt/venv.
+RUN pip install "uv==${UV_VERSION}" && python -m venv /opt/venv
 WORKDIR /src
-# Dependencies first (cached across code changes): install the project, then drop the
-# project itself; the runtime runs it from /app.
-COPY pyproject.toml README.md ./
-COPY otakusite/__init__.py otakusite/__init__.py
-COPY catalog/__init__.py catalog/__init__.py
-COPY scraper/__init__.py scraper/__init__.py
-RUN pip install ".[mysql]" && pip uninstall -y otakusite
+# The locked dependencies (hashes checked) with the mysql extra and without dev tools; the
+# project itself is not installed: the runtime runs it from /app. Only the lock and
+# pyproject.toml are copied, so this layer is cached across code changes.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --locked --no-install-project --extra mysql
 
 # ---------------------------------------------------------------------------- base
 FROM ${PYTHON_IMAGE} AS base

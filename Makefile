@@ -7,17 +7,31 @@ PORT ?= 8000
 # mysqlclient needs the MariaDB/MySQL client headers; install it only where they exist so a
 # bare machine with just Python can still run the site on SQLite.
 EXTRAS := dev$(shell pkg-config --exists mariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null && echo ,mysql)
+# Every install comes from uv.lock (`make lock` updates it), through uv: the venv's own pip
+# fetches this uv once, so a bare machine still needs nothing but Python. The Dockerfile
+# installs the same uv version.
+UV_VERSION := 0.13.9
+UV := $(VENV)/.uv-$(UV_VERSION)/bin/uv
+comma := ,
 
-.PHONY: run test lint format demo bench venv migrate worker clean
+.PHONY: run test lint format demo bench venv lock migrate worker clean
 
-$(VENV)/.installed-$(EXTRAS): pyproject.toml
+$(UV):
 	@test -x $(PY) || "$$(scripts/find-python.sh)" -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --target $(VENV)/.uv-$(UV_VERSION) uv==$(UV_VERSION)
+
+# --locked: the lock must match pyproject.toml (else run `make lock`); uv then installs
+# exactly the locked versions, hashes checked, and removes whatever the lock lacks.
+$(VENV)/.installed-$(EXTRAS): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --quiet $(patsubst %,--extra %,$(subst $(comma), ,$(EXTRAS)))
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 venv: $(VENV)/.installed-$(EXTRAS)
+
+# Newest versions pyproject.toml allows, for every platform and Python >= 3.12; commit uv.lock.
+lock: | $(UV)
+	$(UV) lock --upgrade
 
 migrate: venv
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
@@ -46,4 +60,4 @@ bench: venv
 	@for f in bench/bench_*.py; do echo "== $$f"; DEBUG=1 $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache
