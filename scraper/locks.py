@@ -78,7 +78,8 @@ class LockHolder:
         if value is None:
             return None
         if isinstance(value, dict):
-            return cls(**{k: value.get(k) for k in ("token", "owner", "since", "run")})
+            fields: dict[str, Any] = {k: value.get(k) for k in ("token", "owner", "since", "run")}
+            return cls(**fields)
         return cls(token=str(value))
 
 
@@ -150,7 +151,8 @@ def acquire(
     A holder that ``is_dead`` reports gone loses the lock to us: the takeover is reserved
     by a second ``add`` on a key naming the dead holder's token, so of several processes
     finding the same dead holder only one takes its place."""
-    timeout = int(timeout or getattr(settings, "SCRAPER_RUN_STALE_SECONDS", 120))
+    stale_seconds: int = getattr(settings, "SCRAPER_RUN_STALE_SECONDS", 120)
+    timeout = int(timeout or stale_seconds)
     token = secrets.token_hex(16)
     value = asdict(LockHolder(token=token, owner=owner_id(), since=time.time()))
     store, key = _cache(), lock_key(name)

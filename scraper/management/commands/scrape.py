@@ -13,7 +13,7 @@ import contextlib
 import datetime
 import signal
 import sys
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -71,7 +71,7 @@ class Command(BaseCommand):
         claim = None
         if not opts["dry_run"]:  # a dry run writes nothing: it needs no lock and no record
             claim = self._claim(kind, slug, opts)
-        printer = ProgressPrinter(self.stdout._out)
+        printer = ProgressPrinter(cast(TextIO, self.stdout._out))  # the wrapped stream
         try:
             # `docker stop`, a closed terminal: end before the next page, run interrupted.
             with (
