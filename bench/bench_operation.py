@@ -313,7 +313,7 @@ def render(
 HISTORY = " ".join(
     [
         "Before (2026-12-07, same machine and script): without one build per page per process",
-        "(`catalog/views.py` `_BUILD_LOCKS`), the home page while crawling gave 112 requests/s,",
+        "(`catalog/pagecache.py` `_BUILD_LOCKS`), the home page while crawling gave 112 requests/s,",
         "p99 1,680 ms and 48 socket errors (wrk timeouts): the crawl changes the catalogue",
         "every few seconds, and every thread asking for the home page at that moment rendered",
         "it. With the old `max_requests = 2000` in deploy/gunicorn.conf.py, 12 s of",

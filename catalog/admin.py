@@ -17,6 +17,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from catalog.embed_policy import allowed_hosts_q, forget_embed_hosts
+from catalog.embed_policy import host_in_policy as embed_host_in_policy
 from catalog.models import (
     PAGE_RETRY_LIMIT,
     Anime,
@@ -28,8 +30,6 @@ from catalog.models import (
     ScrapeRun,
     StreamLink,
 )
-from catalog.selectors import allowed_hosts_q, forget_embed_hosts
-from catalog.selectors import host_in_policy as embed_host_in_policy
 from catalog.services import bump_versions
 
 

@@ -1,58 +1,48 @@
 """A per-process copy of what every cached page reads, kept fresh by Redis pub/sub.
 
-A cached page used to cost two network round trips: the anime's version from the
-database and the page from Redis. On loopback each round trip alone cuts a worker's
-throughput by about a third (BENCHMARKS.md, "Site"), so this keeps, in each web process:
+A cached page would otherwise cost two network round trips (its data's version from the
+database, the page from Redis); on loopback each cuts a worker's throughput by about a
+third (BENCHMARKS.md, "Site"). catalog/pagecache.py uses three stores kept here:
 
-- *stamps* (an anime's id and version, the catalogue aggregate): small values that change
-  when ingest or an editor changes the catalogue. They are only used while this process
-  is subscribed to the change channel, and every change (`announce_change`, called by
-  `catalog.services.bump_versions` after commit) clears them in every process. So that the
-  very next request after an announcement never gets the old version, a stamp is not
-  trusted while the channel's socket has unread data (a poll, not a round trip), and the
-  listener forgets the stamps before it reads what arrived. A short time-to-live bounds
-  the damage of a lost message.
-- *pages*: rendered pages keyed on their URL, language and stamp. Such a key never
-  changes meaning, so a local copy needs no invalidation; it is bounded by size (LRU).
-- *recent*: values allowed to lag by a few seconds (the site status notice, already
-  micro-cached in Redis for that reason).
+- *memos*: small reads (an anime's version, the catalogue's version, a genre) kept until
+  the next change announced on the channel, and only while this process is subscribed.
+- *pages*: rendered pages under keys that include their data's version, so a copy never
+  needs invalidating; bounded by size (LRU).
+- *recent*: values allowed to lag by a few seconds (the site status, the embed hosts).
 
-Without Redis (SQLite + local memory, `make run`) nothing is announced across processes,
-so stamps are never kept and every request reads them from the database as before.
+Without Redis nothing is announced across processes, so memos are never kept.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import select
-import socket
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-# A message lost between Redis and a subscriber (it is fire-and-forget) is outlived by
-# at most this long; in the normal case the change clears the stamps within a millisecond.
-STAMP_SECONDS = 30.0
-MAX_STAMPS = 50_000
-# How often the listener pings Redis, and after how long without an answer it gives up
-# the subscription (and so stops trusting its stamps) until it has reconnected.
-# The subscription's connection comes from the cache's pool, so it has the same bounded
-# waits (REDIS_CONNECT_TIMEOUT, REDIS_TIMEOUT) and breaker (otakusite/resilience.py): a
-# frozen Redis makes the ping or the reconnect fail within seconds, never hang the thread;
-# reads only ever happen when poll() said the socket has data.
+# A message lost between Redis and a subscriber (pub/sub is fire-and-forget) is outlived
+# by at most this long; normally a change clears the memos within milliseconds.
+MEMO_SECONDS = 30.0
+MAX_MEMOS = 50_000
+# How often the listener reads the channel when no request did, how often it pings Redis,
+# and after how long without an answer it drops the subscription (so stops trusting its
+# memos) until it has subscribed again. The subscription's connection comes from the
+# cache's pool: bounded waits (REDIS_CONNECT_TIMEOUT, REDIS_TIMEOUT), no retries, and the
+# breaker of otakusite/resilience.py.
+POLL_SECONDS = 0.1
 PING_SECONDS = 5.0
 DEAD_AFTER_SECONDS = 15.0
+# A request waits this long at most for another thread reading the channel; then it does
+# not trust the memos (it reads from the database) rather than wait longer.
+READ_WAIT_SECONDS = 0.05
 
 
 class NearCache:
@@ -61,28 +51,29 @@ class NearCache:
     def __init__(self, *, max_bytes: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_bytes = max_bytes
         self.clock = clock
-        self.live = False  # True while subscribed: only then are stamps kept
-        # Whether the change channel has data this process has not read yet: a change on
-        # its way. Set by the listener; checked before every stamp hit (no round trip).
+        self.live = False  # True while subscribed: only then are memos kept
+        # Reads what arrived on the change channel (a change clears the memos) and says
+        # whether the memos may be out of date. Set by the subscription; no round trip.
         self.pending: Callable[[], bool] = _nothing_pending
         self.generation = 0  # bumped by every change; guards stores racing a change
         self._lock = threading.Lock()
-        self._stamps: dict[Hashable, tuple[float, Any]] = {}
+        self._memos: dict[Hashable, tuple[float, Any]] = {}
         self._recent: dict[Hashable, tuple[float, Any]] = {}
         self._pages: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self._bytes = 0
 
-    # --- stamps ---------------------------------------------------------------
-    def stamp(self, key: Hashable, load: Callable[[], T]) -> T:
-        """`load()`, remembered until the next announced change (or STAMP_SECONDS)."""
+    # --- memos ----------------------------------------------------------------
+    def memo[T](self, key: Hashable, load: Callable[[], T]) -> T:
+        """`load()`, remembered until the next announced change (or MEMO_SECONDS)."""
         if not self.live:
             return load()
-        # In this order: a change arriving after `pending()` looked makes the generation
-        # differ by the time the hit is checked (the listener forgets before it reads).
+        # Whatever was announced before this request is read (and has cleared the memos)
+        # by the time `pending()` returns, whichever thread read it.
+        trusted = not self.pending()
         generation = self.generation
         now = self.clock()
-        if not self.pending():
-            hit = self._stamps.get(key)
+        if trusted:
+            hit = self._memos.get(key)
             if hit is not None and hit[0] > now and generation == self.generation:
                 return hit[1]
         # A change announced while `load` ran may have made its answer old: keep it only
@@ -90,25 +81,25 @@ class NearCache:
         value = load()
         with self._lock:
             if self.live and generation == self.generation:
-                if len(self._stamps) >= MAX_STAMPS:
-                    self._stamps.clear()
-                self._stamps[key] = (now + STAMP_SECONDS, value)
+                if len(self._memos) >= MAX_MEMOS:
+                    self._memos.clear()
+                self._memos[key] = (now + MEMO_SECONDS, value)
         return value
 
     def changed(self) -> None:
-        """Forget every stamp (the catalogue changed, or the channel may have missed it)."""
+        """Forget every memo (the catalogue changed, or the channel may have missed it)."""
         with self._lock:
-            self._forget_stamps()
+            self._forget_memos()
 
     def set_live(self, live: bool) -> None:
         with self._lock:
             self.live = live
-            self._forget_stamps()
+            self._forget_memos()
 
-    def _forget_stamps(self) -> None:
-        # With the lock held. The generation tells a `stamp()` still loading that it missed this.
+    def _forget_memos(self) -> None:
+        # With the lock held. The generation tells a `memo()` still loading that it missed this.
         self.generation += 1
-        self._stamps.clear()
+        self._memos.clear()
 
     # --- recent ---------------------------------------------------------------
     def recent(self, key: Hashable) -> Any:
@@ -145,7 +136,7 @@ class NearCache:
 
     def clear(self) -> None:
         with self._lock:
-            self._forget_stamps()
+            self._forget_memos()
             self._recent.clear()
             self._pages.clear()
             self._bytes = 0
@@ -156,6 +147,88 @@ def channel() -> str:
     return f"{prefix}:catalogue-changed"
 
 
+class Subscription:
+    """One subscription to the change channel, read by whichever thread needs it first.
+
+    Every read of the channel (redis-py's public `PubSub.get_message(timeout=0)`, which
+    never waits) happens under one lock, and the memos are cleared after a read that
+    brought a change, before the lock is released. A request reads the channel before it
+    trusts a memo (`pending`), so a change announced before the request began has cleared
+    the memos by then, even when one read took several messages off the socket at once or
+    the listener thread has not run since.
+    """
+
+    def __init__(self, near: NearCache, pubsub: Any, on_message: Callable[[str], None]) -> None:
+        self.near = near
+        self.pubsub = pubsub
+        self.on_message = on_message
+        self.last_answer = time.monotonic()
+        self.failure: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        with self._lock:
+            self.pubsub.subscribe(channel())
+
+    def read(self) -> bool:
+        """Read what arrived; True when anything did. The lock must be held."""
+        arrived = False
+        while (message := self.pubsub.get_message(timeout=0)) is not None:
+            arrived = True
+            self.last_answer = time.monotonic()
+            kind = message.get("type")
+            if kind == "subscribe":
+                self.near.pending = self.pending
+                self.near.set_live(True)  # clears the memos: changes may have been missed
+            elif kind != "pong":
+                self.near.changed()
+            self.on_message(kind)
+        return arrived
+
+    def pending(self) -> bool:
+        """Whether the memos may be out of date: a change just read, a read another thread
+        holds too long, or a broken subscription. Never a network round trip."""
+        if not self._lock.acquire(timeout=READ_WAIT_SECONDS):
+            return True
+        try:
+            return self.read() if self.failure is None else True
+        except Exception as exc:  # the listener resubscribes; meanwhile nothing is trusted
+            self._fail(exc)
+            return True
+        finally:
+            self._lock.release()
+
+    def poll(self) -> None:
+        """The listener's turn: read, ping now and then; raise once the subscription is dead."""
+        with self._lock:
+            if self.failure is None:
+                try:
+                    self.read()
+                except Exception as exc:
+                    self._fail(exc)
+            if self.failure is not None:
+                raise ConnectionError(f"change channel lost: {self.failure}")
+            if time.monotonic() - self.last_answer > DEAD_AFTER_SECONDS:
+                raise ConnectionError("no answer from Redis")
+
+    def ping(self) -> None:
+        with self._lock:
+            self.pubsub.ping()
+
+    def close(self) -> None:
+        if self.near.pending == self.pending:
+            self.near.pending = _nothing_pending
+        self.near.set_live(False)
+        with self._lock:
+            self.pubsub.close()
+
+    def _fail(self, exc: BaseException) -> None:
+        # With the lock held.
+        self.failure = exc
+        self.near.pending = _nothing_pending
+        self.near.set_live(False)
+
+
 class Listener(threading.Thread):
     """Keeps `near` subscribed to the change channel; `near.live` says whether it is."""
 
@@ -164,7 +237,7 @@ class Listener(threading.Thread):
         self.near = near
         self.connect = connect
         self.stopping = threading.Event()
-        # Counted so tests (and operators in a shell) can wait for what the thread did.
+        # Counted so tests (and operators in a shell) can wait for what was read.
         self.subscriptions = 0
         self.messages = 0
         self._progress = threading.Condition()
@@ -182,50 +255,22 @@ class Listener(threading.Thread):
             backoff = min(backoff * 2, 10.0)
 
     def _listen(self) -> None:
-        pubsub = self.connect().pubsub()
+        subscription = Subscription(self.near, self.connect().pubsub(), self._count)
         try:
-            pubsub.subscribe(channel())
-            # redis-py keeps the socket private; without it there is no safe way to see a
-            # change coming, so the near cache stays off (the failure ends the subscription).
-            sock = pubsub.connection._sock
-            if not isinstance(sock, socket.socket):
-                raise ConnectionError("no socket under the subscription")
-            last_answer = time.monotonic()
-            last_ping = last_answer
-            while not self.stopping.is_set():
-                # Any traffic may be a change: forget the stamps first, read after. A request
-                # meanwhile sees the socket readable (`pending`) and loads anew.
-                seen = _readable(sock, 1.0)
-                if seen:
-                    self.near.changed()
-                # Drained even when the socket looked idle: redis-py may hold read bytes.
-                while (message := pubsub.get_message(timeout=0)) is not None:
-                    if not seen:
-                        self.near.changed()
-                        seen = True
-                    self._on_message(message, sock)
-                now = time.monotonic()
-                if seen:
-                    last_answer = now
-                if now - last_ping >= PING_SECONDS:
-                    pubsub.ping()
-                    last_ping = now
-                if now - last_answer > DEAD_AFTER_SECONDS:
-                    raise ConnectionError("no answer from Redis")
+            subscription.open()
+            last_ping = time.monotonic()
+            while not self.stopping.wait(POLL_SECONDS):
+                subscription.poll()
+                if time.monotonic() - last_ping >= PING_SECONDS:
+                    subscription.ping()
+                    last_ping = time.monotonic()
         finally:
-            self.near.pending = _nothing_pending
-            pubsub.close()
+            subscription.close()
 
-    def _on_message(self, message: dict[str, Any], sock: socket.socket) -> None:
-        kind = message.get("type")
-        if kind == "subscribe":
-            self.near.pending = functools.partial(_readable, sock, 0)
-            self.near.set_live(True)
-            self._count("subscriptions")
-        elif kind == "message":
-            self._count("messages")
-
-    def _count(self, what: str) -> None:
+    def _count(self, kind: str) -> None:
+        what = {"subscribe": "subscriptions", "message": "messages"}.get(kind)
+        if what is None:
+            return
         with self._progress:
             setattr(self, what, getattr(self, what) + 1)
             self._progress.notify_all()
@@ -241,13 +286,6 @@ class Listener(threading.Thread):
 
 def _nothing_pending() -> bool:
     return False
-
-
-def _readable(sock: socket.socket, timeout: float) -> bool:
-    """Whether `sock` has data to read (poll: select() fails on descriptors over 1023)."""
-    poller = select.poll()  # one per call: a poll object must not be shared by threads
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(timeout * 1000))
 
 
 def _redis() -> Any:
@@ -331,6 +369,18 @@ def _publish() -> None:
     if "django_redis" not in settings.CACHES["default"]["BACKEND"]:
         return
     try:
-        _redis().publish(channel(), "1")
-    except Exception as exc:  # the stamps expire anyway
+        publish_change(_redis())
+    except Exception as exc:  # the memos expire anyway
         log.warning("near cache: could not announce a change (%s)", exc)
+
+
+def publish_change(client: Any) -> None:
+    """Announce a change through the redis-py `client`.
+
+    Redis answers PUBLISH before it has written the message to the subscribers (it writes
+    the publisher's reply first), so a request made right after could find nothing on its
+    subscription yet. Redis reads the next command only once those writes are done: when
+    the PING's answer is back, every subscribed process has the message to read.
+    """
+    client.publish(channel(), "1")
+    client.ping()

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import F
 
-from catalog import nearcache
+from catalog import pagecache
 from catalog.models import Anime
 
 
@@ -16,6 +16,6 @@ def bump_versions(*, anime_ids: Iterable[int]) -> None:
     ids = {pk for pk in anime_ids if pk is not None}
     if ids:
         Anime.objects.filter(pk__in=ids).update(version=F("version") + 1)
-    # Web processes keep versions, genres and pages in memory (catalog/nearcache.py): tell
-    # them, also when no anime is concerned (an admin renamed a genre no anime carries).
-    nearcache.announce_change()
+    # Web processes keep versions and genres in memory (catalog/pagecache.py): tell them,
+    # also when no anime is concerned (an admin renamed a genre no anime carries).
+    pagecache.announce_change()

@@ -1,210 +1,56 @@
-"""Viewer pages. Views stay thin: reads live in catalog.selectors, markup in templates/."""
+"""Viewer pages. Views stay thin: reads live in catalog.selectors, caching in
+catalog.pagecache, markup in templates/."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
-import threading
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.db import connection
-from django.http import (
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseRedirect,
-    JsonResponse,
-    QueryDict,
-)
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.cache import patch_cache_control
 from django.utils.csp import CSP
-from django.utils.http import http_date, url_has_allowed_host_and_scheme, urlencode
-from django.utils.translation import check_for_language, get_language
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 
-from catalog import nearcache, stale
+from catalog import embed_policy, nearcache, pagecache, sitestatus
 from catalog import selectors as sel
+from catalog.models import Anime, Episode
 from otakusite import resilience
-
-PAGE_CACHE_SECONDS = 3600
-
-
-def cached_page(
-    request: HttpRequest,
-    template: str,
-    stamp: str,
-    build: Callable[[], dict[str, Any]],
-    *,
-    params: dict[str, str] | None = None,
-    last_modified: datetime | None = None,
-) -> HttpResponse:
-    """Render `template` once per (path, page parameters, language, data stamp); answer 304
-    when unchanged.
-
-    `stamp` must change whenever the data shown changes (Anime.version for an anime and
-    its episodes, the catalogue aggregate for lists), so new episodes show up at once.
-    `params` are the query parameters the page reads, already normalised by the view: the
-    key is built from them and the path only, never from the raw query string, so
-    `?v=1`, `?v=2`, ... (cache-busters, trackers) share one entry instead of each minting
-    a new one. The page is rendered from the same parameters (links, language switch), so
-    what one viewer put in the query string never shows up in the page others get.
-    """
-    near = nearcache.current()
-    query = urlencode(sorted(params.items())) if params else ""
-    canonical = f"{request.path}?{query}" if query else request.path
-    digest = _digest(f"{canonical}|{get_language()}|{stamp}")
-    key = f"page:{digest}"
-    status, token, entry = _lookup(near, key)
-    etag = f'"{_digest(f"{digest}|{token}")}"'
-    if not_modified := get_conditional_response(request, etag=etag):
-        return not_modified
-    if entry is None or entry[0] != token:
-        # One build per page per process at a time: when a crawl changes the catalogue
-        # every few seconds, every thread asking for the home page at that moment would
-        # otherwise render it (a load test saw p99 1.7 s and timeouts). A thread that
-        # waited finds the page its neighbour just built. The wait is bounded: behind a
-        # build stuck on a frozen database, a thread goes ahead on its own as before.
-        lock = _BUILD_LOCKS[hash(key) % len(_BUILD_LOCKS)]
-        waited = lock.acquire(timeout=BUILD_WAIT_SECONDS)
-        try:
-            if waited:
-                status, token, entry = _lookup(near, key)
-            if entry is None or entry[0] != token:
-                entry = _build_page(
-                    request, template, key=key, build=build, status=status, params=params
-                )
-        finally:
-            if waited:
-                lock.release()
-        etag = f'"{_digest(f"{digest}|{entry[0]}")}"'  # the status may have moved meanwhile
-    response = HttpResponse(entry[1])
-    response["ETag"] = etag
-    if last_modified:
-        response["Last-Modified"] = _http_date(last_modified)
-    # Browsers revalidate every time (cheap 304s), so a new episode is never hidden. Set
-    # directly: the response is new, there is nothing for patch_cache_control to merge.
-    response["Cache-Control"] = "no-cache"
-    return response
-
-
-# Striped: a lock per page would need bookkeeping; 64 make unrelated pages rarely wait.
-_BUILD_LOCKS = [threading.Lock() for _ in range(64)]
-# A normal build takes milliseconds; one that takes longer is stuck, not worth waiting for.
-BUILD_WAIT_SECONDS = 1.0
-
-
-def _build_page(
-    request: HttpRequest,
-    template: str,
-    *,
-    key: str,
-    build: Callable[[], dict[str, Any]],
-    status: sel.SiteStatus,
-    params: dict[str, str] | None,
-) -> tuple[str, bytes]:
-    """Render a page, cache it (Redis and this process's near copy) and return the entry."""
-    near = nearcache.current()
-    query = urlencode(sorted(params.items())) if params else ""
-    canonical = f"{request.path}?{query}" if query else request.path
-    context = {
-        "site_status": status,
-        "page_path": canonical,
-        "page_query": QueryDict(query),
-        **build(),
-    }
-    # Kept encoded: a hit then hands its bytes over without encoding them again.
-    entry = (status.cache_token, render_to_string(template, context, request).encode())
-    cache.set(key, entry, PAGE_CACHE_SECONDS)
-    near.keep_page(key, entry, len(entry[1]))
-    # And its last good copy, found without the database while that is down.
-    stale.remember(
-        stale.identity(request.path, params),
-        entry[1],
-        as_of=status.last_ok_at,
-        frame_hosts=context.get("frame_hosts", ()),
-    )
-    return entry
-
-
-def _lookup(near: nearcache.NearCache, key: str) -> tuple[sel.SiteStatus, str, Any]:
-    """The site status, its cache token, and the cached (token, page) under `key` if any.
-
-    The page is cached under a key without the status token and stored with it, so one
-    cache round trip fetches both; this process's near copies of both spare even that.
-    """
-    kept = near.recent(sel.SITE_STATUS_KEY)  # (status, token): the token costs a clock read
-    entry = near.page(key)
-    if kept is None or entry is None:
-        hits = cache.get_many([sel.SITE_STATUS_KEY, key])
-        if kept is None:
-            status = hits.get(sel.SITE_STATUS_KEY) or sel.site_status()
-            kept = (status, status.cache_token)
-            near.keep_recent(sel.SITE_STATUS_KEY, kept, sel.NEAR_RECENT_SECONDS)
-        if entry is None and (entry := hits.get(key)) is not None:
-            near.keep_page(key, entry, len(entry[1]))
-    return kept[0], kept[1], entry
-
-
-@functools.lru_cache(maxsize=4096)
-def _http_date(value: datetime) -> str:
-    # Cached: a page's Last-Modified stays the same for every request until it changes.
-    return http_date(value.timestamp())
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    stamp = sel.catalogue_stamp()
-    if stamp.startswith("0."):
-        status = sel.site_status(use_cache=False)
-        return render(request, "catalog/empty.html", {"site_status": status})
-    return cached_page(
+    if sel.catalogue_is_empty():
+        return render(request, "catalog/empty.html", {"site_status": sitestatus.read()})
+    return pagecache.page(
         request,
         "catalog/home.html",
-        stamp,
         lambda: {
             "episodes": sel.newest_episodes(),
             "completed": list(sel.completed_anime()[: sel.HOME_COMPLETED]),
             "today": sel.today_schedule(),
             "today_name": sel.today_name(),
         },
+        version=sel.catalogue_version(),
     )
 
 
-def _page_number(request: HttpRequest) -> int:
-    """`?page=` as a number: 1 when absent; anything but digits is a 404 right away (never
-    a cache entry). Pages past the last are a 404 from sel.paginate, also never cached."""
-    raw = request.GET.get("page") or "1"
-    if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
-        raise Http404("bad page")
-    return int(raw)
-
-
-def _page_params(number: int, **extra: str) -> dict[str, str]:
-    # Page 1 is the page without the parameter: `?page=1`, `?page=01` and none share a key.
-    return {**extra, "page": str(number)} if number > 1 else extra
-
-
-def _card_list(request: HttpRequest, qs: Any, title: str, **extra: Any) -> HttpResponse:
-    number = _page_number(request)
-    return cached_page(
+def _card_list(request: HttpRequest, qs: QuerySet[Anime], title: str, **extra: Any) -> HttpResponse:
+    number = pagecache.page_number(request)
+    return pagecache.page(
         request,
         "catalog/card_list.html",
-        # The heading too: a genre renamed in the admin changes no anime's version.
-        f"{sel.catalogue_stamp()}|{title}",
         lambda: {"page": sel.paginate(qs, str(number)), "heading": title, **extra},
-        params=_page_params(number),
+        # The heading too: a genre renamed in the admin changes no anime's version.
+        version=f"{sel.catalogue_version()}|{title}",
+        params=pagecache.page_params(number),
     )
 
 
@@ -223,76 +69,73 @@ def genre_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def anime_index(request: HttpRequest) -> HttpResponse:
-    return cached_page(
+    return pagecache.page(
         request,
         "catalog/az.html",
-        sel.catalogue_stamp(),
         lambda: {"groups": sel.az_groups(), "nav": "az"},
+        version=sel.catalogue_version(),
     )
 
 
 def genre_index(request: HttpRequest) -> HttpResponse:
-    return cached_page(
+    return pagecache.page(
         request,
         "catalog/genres.html",
-        sel.catalogue_stamp(),
         lambda: {"genres": sel.genres_with_counts(), "nav": "genres"},
+        version=sel.catalogue_version(),
     )
 
 
 def jadwal(request: HttpRequest) -> HttpResponse:
-    return cached_page(
+    return pagecache.page(
         request,
         "catalog/jadwal.html",
-        sel.catalogue_stamp(),
         lambda: {"days": sel.schedule(), "today_name": sel.today_name(), "nav": "jadwal"},
+        version=sel.catalogue_version(),
     )
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    # Search ignores case (catalog.models.fold_text), so the key and the page do too:
-    # "Naruto", " naruto " and "NARUTO" share one entry.
-    query = sel.clean_query(request.GET.get("q")).casefold()
-    too_long = len(request.GET.get("q", "")) > sel.MAX_QUERY_LENGTH
-    number = _page_number(request) if query else 1
-    return cached_page(
+    query, too_long = pagecache.search_query(request)
+    number = pagecache.page_number(request) if query else 1
+    return pagecache.page(
         request,
         "catalog/search.html",
-        f"{sel.catalogue_stamp()}|{int(too_long)}",
         lambda: {
             "query": query,
             "too_long": too_long,
             "page": sel.paginate(sel.search_anime(query), str(number)) if query else None,
         },
-        params=_page_params(number, q=query) if query else None,
+        version=f"{sel.catalogue_version()}|{int(too_long)}",
+        params=pagecache.page_params(number, q=query),
     )
 
 
 def anime_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    head = sel.anime_stamp(slug)  # the only query of a cached page
+    version = sel.anime_version(slug)  # the only query of a cached page
 
     def build() -> dict[str, Any]:
-        anime = sel.anime_by_pk(head.pk)
-        return {"data": sel.anime_page(anime), "anime": anime}
+        anime = sel.anime_by_pk(version.pk)
+        return {"data": sel.anime_context(anime), "anime": anime}
 
-    return cached_page(
+    return pagecache.page(
         request,
         "catalog/anime.html",
-        f"anime:{head.pk}:{head.version}",
         build,
-        last_modified=head.updated_at,
+        version=f"anime:{version.pk}:{version.version}",
+        last_modified=version.updated_at,
     )
 
 
 def episode_detail(request: HttpRequest, slug: str) -> HttpResponse:
     episode = sel.episode_head(slug)
-    hosts = sel.embed_hosts()
+    hosts = embed_policy.embed_hosts()
     anime = episode.anime
-    response = cached_page(
+    response = pagecache.page(
         request,
         "catalog/episode.html",
-        f"episode:{episode.pk}:{anime.version}:{' '.join(hosts)}",
-        lambda: _episode_context(episode, [*hosts, request.get_host().lower()]),
+        lambda: _episode_page_data(episode, [*hosts, request.get_host().lower()]),
+        version=f"episode:{episode.pk}:{anime.version}:{' '.join(hosts)}",
         last_modified=max(anime.updated_at, episode.updated_at),
     )
     # frame-src: this site plus the allowed embed hosts (EMBED_HOSTS_ALLOWED or approved in
@@ -301,11 +144,12 @@ def episode_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-def _episode_context(episode: Any, allowed_hosts: list[str]) -> dict[str, Any]:
-    data = sel.episode_page(episode)
+def _episode_page_data(episode: Episode, allowed_hosts: list[str]) -> dict[str, Any]:
+    data = sel.episode_context(episode)
     # An embed the page's CSP would block (a pending host) is not shown: the page says so
     # and the viewer picks a mirror instead.
-    src = data.default_embed if sel.host_allowed(data.default_embed, allowed_hosts) else ""
+    allowed = embed_policy.host_allowed(data.default_embed, allowed_hosts)
+    src = data.default_embed if allowed else ""
     return {
         "data": data,
         "anime": episode.anime,
@@ -357,7 +201,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = True
-        status = sel.site_status(use_cache=False)
+        status = sitestatus.read()
     except Exception as exc:
         checks["database_error"] = str(exc)[:200]
         resilience.close_broken_connections()

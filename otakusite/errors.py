@@ -17,7 +17,7 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext as _
 from django.views import defaults
 
-from catalog import stale
+from catalog import pagecache
 from otakusite.resilience import close_broken_connections, database_unavailable
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,9 @@ def unavailable(request: HttpRequest) -> HttpResponse:
     (200, with the "data as of ..." notice) when one was kept, else the 503 page."""
     if request.method in {"GET", "HEAD"} and not request.path.startswith(("/api/", "/admin/")):
         try:
-            page = stale.recall(request)
+            page = pagecache.recall_stale(request)
             if page is not None:
-                response = HttpResponse(stale.with_notice(page, request))
+                response = HttpResponse(pagecache.with_stale_notice(page, request))
                 response[DEGRADED_HEADER] = "database; stale copy"
                 # Revalidated on every view, so the fresh page shows as soon as it is back.
                 response["Cache-Control"] = "no-cache"

@@ -311,7 +311,7 @@ EMBED_HOSTS_ALLOWED = env_list(
 # Pages say "data as of ..." once the last successful update is older than this.
 STALE_AFTER_MINUTES = int(os.environ.get("STALE_AFTER_MINUTES", "180"))
 # While the database is unreachable, pages are served from their last rendered copy, kept
-# this long after it was rendered (catalog/stale.py); pages without one answer 503 with
+# this long after it was rendered (catalog/pagecache.py); pages without one answer 503 with
 # Retry-After: DEGRADED_RETRY_AFTER seconds.
 STALE_PAGE_SECONDS = int(os.environ.get("STALE_PAGE_SECONDS", str(7 * 86400)))
 DEGRADED_RETRY_AFTER = int(os.environ.get("DEGRADED_RETRY_AFTER", "30"))

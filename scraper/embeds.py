@@ -1,7 +1,7 @@
 """Embed hosts the scraper meets: recorded (pending) so an admin can approve them.
 
 Recording is not allowing: the policy itself (EMBED_HOSTS_ALLOWED, approvals) lives in
-catalog.selectors, which the site reads without the scraper.
+catalog.embed_policy, which the site reads without the scraper.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from django.db import models
 from django.utils import timezone
 
+from catalog.embed_policy import host_in_policy
 from catalog.models import EmbedHost
 from catalog.safe_urls import url_host
-from catalog.selectors import host_in_policy
 
 logger = logging.getLogger("scraper.embeds")
 
@@ -36,7 +36,7 @@ def remember_embed_hosts(urls: Iterable[str | None]) -> list[str]:
 
     Recording is not allowing: a new host is stored with approved=False and stays out of
     the CSP, the player and the health check until EMBED_HOSTS_ALLOWED lists it or an admin
-    approves it (catalog.selectors embed policy). A new pending host is logged once, here.
+    approves it (catalog.embed_policy). A new pending host is logged once, here.
     """
     hosts = {h for h in (embed_host(u) for u in urls) if h}
     if not hosts:

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from catalog.embed_policy import allowed_hosts_q
 from catalog.models import EmbedHost, StreamLink
-from catalog.selectors import allowed_hosts_q
 from scraper.client import ChallengeError, ClientError, FetchError, OriginClient
 from scraper.embeds import embed_host
 

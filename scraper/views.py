@@ -13,7 +13,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from catalog import selectors as sel
+from catalog import embed_policy
 from catalog.models import StreamLink
 from scraper import mirrors
 
@@ -27,8 +27,8 @@ def _mirror_busy(exc: mirrors.MirrorBusy) -> JsonResponse:
     Retry-After) rather than queue them, with the embed resolved earlier when there is one
     the page may show (the player plays it: "ok" is true then)."""
     retry = max(1, math.ceil(exc.retry_after))
-    url = sel.safe_embed_url(exc.cached_url)
-    if url and not sel.embed_url_allowed(url):
+    url = embed_policy.safe_embed_url(exc.cached_url)
+    if url and not embed_policy.embed_url_allowed(url):
         url = ""
     message = _(
         "Server sumber sedang sibuk. Coba lagi dalam %(seconds)d detik atau pilih mirror lain."
@@ -51,15 +51,15 @@ def mirror(request: HttpRequest, link_id: int) -> JsonResponse:
     data = cache.get(key)
     if data is None:
         try:
-            url = sel.safe_embed_url(mirrors.resolve_mirror(link_id=link_id))
+            url = embed_policy.safe_embed_url(mirrors.resolve_mirror(link_id=link_id))
             data = {"ok": bool(url), "url": url} if url else {"ok": False, "detail": "bad url"}
         except mirrors.MirrorBusy as exc:
             return _mirror_busy(exc)  # not cached: a slot may be free in a second
         except mirrors.MirrorError as exc:
             data = {"ok": False, "detail": str(exc)[:300]}
-        sel.forget_embed_hosts()
+        embed_policy.forget_embed_hosts()
         cache.set(key, data, MIRROR_OK_SECONDS if data["ok"] else MIRROR_FAIL_SECONDS)
-    if data["ok"] and not sel.embed_url_allowed(data["url"]):
+    if data["ok"] and not embed_policy.embed_url_allowed(data["url"]):
         # Judged on every answer, not cached: an admin's approval applies at once. The URL
         # of a host nobody approved is not handed out (the page's CSP would block it).
         blocked = {"ok": False, "blocked": True, "detail": "embed host not approved"}

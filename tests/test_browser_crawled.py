@@ -170,7 +170,7 @@ def test_a_pending_embed_host_is_not_framed_and_the_viewer_is_told(
     """Before an admin approves the embed host (issue 11 item 10): no player, a note, and a
     mirror on it answers with the reason and the next mirror to try; the browser never
     contacts the host."""
-    from catalog.selectors import forget_embed_hosts
+    from catalog.embed_policy import forget_embed_hosts
 
     embed_netloc = urlsplit(origin.embed_base).netloc
     EmbedHost.objects.filter(host=embed_netloc).update(approved=False)

@@ -226,14 +226,14 @@ def test_concurrent_requests_for_a_changed_page_render_it_once_per_process(
     from django.db import connection
     from django.test import RequestFactory
 
+    from catalog import pagecache, views
     from catalog import selectors as sel
-    from catalog import views
 
     threads_n = 8
     lookups = threading.Semaphore(0)
     release = threading.Event()
     builds: list[int] = []
-    real_lookup, real_newest = views._lookup, sel.newest_episodes
+    real_lookup, real_newest = pagecache.lookup, sel.newest_episodes
 
     def counting_lookup(*args: object, **kwargs: object) -> object:
         lookups.release()
@@ -245,10 +245,10 @@ def test_concurrent_requests_for_a_changed_page_render_it_once_per_process(
         assert release.wait(timeout=60)
         return real_newest(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(views, "_lookup", counting_lookup)
+    monkeypatch.setattr(pagecache, "lookup", counting_lookup)
     # The wait is bounded at 1 s (a stuck build must not hold everybody); here the bound
     # only bounds a hang, so a slow test database cannot make threads build on their own.
-    monkeypatch.setattr(views, "BUILD_WAIT_SECONDS", 60)
+    monkeypatch.setattr(pagecache, "BUILD_WAIT_SECONDS", 60)
     monkeypatch.setattr(sel, "newest_episodes", slow_newest)
     statuses: list[int] = []
 

@@ -26,8 +26,8 @@ def fail_database(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
     def broken(*args: object, **kwargs: object) -> str:
         raise error
 
-    monkeypatch.setattr("catalog.selectors.catalogue_stamp", broken)
-    monkeypatch.setattr("catalog.selectors.anime_stamp", broken)
+    monkeypatch.setattr("catalog.selectors.catalogue_version", broken)
+    monkeypatch.setattr("catalog.selectors.anime_version", broken)
 
 
 def test_database_down_kept_page_or_friendly_503(sample, monkeypatch) -> None:

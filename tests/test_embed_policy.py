@@ -389,10 +389,10 @@ def test_the_parsers_keep_only_http_links() -> None:
 
 
 def test_embed_hosts_allowed_patterns(settings, caplog: pytest.LogCaptureFixture) -> None:
-    from catalog.selectors import host_in_policy
+    from catalog.embed_policy import host_in_policy
 
     settings.EMBED_HOSTS_ALLOWED = ["a.example", "*.b.example:*", "c.example:8443", "https://d/"]
-    with caplog.at_level(logging.WARNING, logger="catalog.selectors"):
+    with caplog.at_level(logging.WARNING, logger="catalog.embed_policy"):
         allowed = {
             host
             for host in (

@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from catalog import nearcache
 from catalog.models import Anime, ScrapeRun
-from catalog.nearcache import STAMP_SECONDS, NearCache
+from catalog.nearcache import MEMO_SECONDS, NearCache
 from catalog.services import bump_versions
 from tests.site_factories import make_episode
 
@@ -44,34 +44,34 @@ def counting_loader(values: list[Any]) -> tuple[list[int], Any]:
 # --- the store itself -------------------------------------------------------------
 
 
-def test_stamps_are_not_kept_while_not_subscribed() -> None:
+def test_memos_are_not_kept_while_not_subscribed() -> None:
     near = NearCache(max_bytes=1000)
     calls, load = counting_loader(["v1", "v2"])
-    assert near.stamp("k", load) == "v1"
-    assert near.stamp("k", load) == "v2"
+    assert near.memo("k", load) == "v1"
+    assert near.memo("k", load) == "v2"
     assert len(calls) == 2
 
 
-def test_stamps_are_kept_until_a_change_is_announced() -> None:
+def test_memos_are_kept_until_a_change_is_announced() -> None:
     near = NearCache(max_bytes=1000)
     near.set_live(True)
     calls, load = counting_loader(["v1", "v2"])
-    assert near.stamp("k", load) == "v1"
-    assert near.stamp("k", load) == "v1"
+    assert near.memo("k", load) == "v1"
+    assert near.memo("k", load) == "v1"
     near.changed()
-    assert near.stamp("k", load) == "v2"
+    assert near.memo("k", load) == "v2"
     assert len(calls) == 2
 
 
-def test_losing_the_subscription_forgets_every_stamp() -> None:
+def test_losing_the_subscription_forgets_every_memo() -> None:
     near = NearCache(max_bytes=1000)
     near.set_live(True)
     _, load = counting_loader(["v1", "v2", "v3"])
-    near.stamp("k", load)
+    near.memo("k", load)
     near.set_live(False)  # a change may now go unannounced
-    assert near.stamp("k", load) == "v2"
+    assert near.memo("k", load) == "v2"
     near.set_live(True)
-    assert near.stamp("k", load) == "v3"
+    assert near.memo("k", load) == "v3"
 
 
 def test_a_change_announced_during_a_load_is_not_lost() -> None:
@@ -82,31 +82,31 @@ def test_a_change_announced_during_a_load_is_not_lost() -> None:
         near.changed()  # the announcement arrives while the old value is being read
         return "old"
 
-    assert near.stamp("k", load_then_change) == "old"
-    assert near.stamp("k", lambda: "new") == "new"
+    assert near.memo("k", load_then_change) == "old"
+    assert near.memo("k", lambda: "new") == "new"
 
 
-def test_a_stamp_is_not_trusted_while_a_change_is_on_its_way() -> None:
+def test_a_memo_is_not_trusted_while_a_change_is_on_its_way() -> None:
     near = NearCache(max_bytes=1000)
     near.set_live(True)
     _, load = counting_loader(["v1", "v2", "v3"])
-    near.stamp("k", load)
+    near.memo("k", load)
     near.pending = lambda: True  # the channel has unread data
-    assert near.stamp("k", load) == "v2"
+    assert near.memo("k", load) == "v2"
     near.pending = lambda: False
-    assert near.stamp("k", load) == "v2"  # kept: loaded with nothing pending in between
+    assert near.memo("k", load) == "v2"  # kept: loaded with nothing pending in between
 
 
-def test_stamps_expire_even_without_an_announcement() -> None:
+def test_memos_expire_even_without_an_announcement() -> None:
     clock = Clock()
     near = NearCache(max_bytes=1000, clock=clock)
     near.set_live(True)
     _, load = counting_loader(["v1", "v2"])
-    near.stamp("k", load)
-    clock.now += STAMP_SECONDS - 1
-    assert near.stamp("k", load) == "v1"
+    near.memo("k", load)
+    clock.now += MEMO_SECONDS - 1
+    assert near.memo("k", load) == "v1"
     clock.now += 2
-    assert near.stamp("k", load) == "v2"
+    assert near.memo("k", load) == "v2"
 
 
 def test_pages_are_bounded_by_size_least_recently_used_first() -> None:
@@ -211,7 +211,7 @@ def test_a_cached_anime_page_costs_no_query_and_no_cache_round_trip(
 ) -> None:
     url = f"/anime/{sample.ongoing.slug}/"
     assert "Pedang Bintang" in client.get(url).text
-    monkeypatch.setattr("catalog.views.cache", RefusingCache())
+    monkeypatch.setattr("catalog.pagecache.cache", RefusingCache())
     with django_assert_num_queries(0):
         response = client.get(url)
     assert response.status_code == 200
@@ -225,8 +225,7 @@ def test_a_cached_episode_page_costs_no_query_and_no_cache_round_trip(
     url = f"/episode/{sample.episodes[1].slug}/"
     first = client.get(url)
     assert first.status_code == 200
-    monkeypatch.setattr("catalog.views.cache", RefusingCache())
-    monkeypatch.setattr("catalog.selectors.cache", RefusingCache())
+    monkeypatch.setattr("catalog.pagecache.cache", RefusingCache())
     with django_assert_num_queries(0):
         response = client.get(url)
     assert response.content == first.content
@@ -254,7 +253,7 @@ def test_a_change_announced_by_another_process_shows_at_once(near_redis, sample,
     assert "Pedang Bintang" in client.get(url).text  # served from this process's copy
     _show_title(sample.ongoing.slug, "Pedang Purnama")
     # The worker announces on its own connection, as `bump_versions` does after commit.
-    redis.Redis.from_url(REDIS_URL).publish(nearcache.channel(), "1")
+    nearcache.publish_change(redis.Redis.from_url(REDIS_URL))
     assert near_redis["listener"].wait_for("messages", 1)
     assert "Pedang Purnama" in client.get(url).text
 
@@ -269,7 +268,7 @@ def test_the_request_right_after_another_process_announces_shows_the_change(
     for n in range(20):
         client.get(url)  # the version is kept in memory again
         _show_title(sample.ongoing.slug, f"Pedang Ke-{n}")
-        announcer.publish(nearcache.channel(), "1")
+        nearcache.publish_change(announcer)
         assert f"Pedang Ke-{n}" in client.get(url).text
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.core.cache import cache
 from django.utils.dates import MONTHS_3
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -36,7 +35,7 @@ def day_label(day: str) -> str:
 def page_url(context: Any, number: int) -> str:
     """The current URL's query string with `page` replaced (keeps ?q= on search pages).
 
-    Cached pages build it from the parameters they were keyed on (views.cached_page's
+    Cached pages build it from the parameters they were keyed on (pagecache.page's
     `page_query`), not from the request's: a page shared through the cache must not carry
     the first viewer's trackers or cache-busters in its links."""
     request = context["request"]
@@ -80,14 +79,12 @@ def download_groups(links: Any) -> list[Any]:
 @register.filter
 def http_url(url: str) -> str:
     """Scraped links become hrefs only when they are http(s) (never javascript:)."""
-    from catalog.selectors import safe_embed_url
+    from catalog.embed_policy import safe_embed_url
 
     return safe_embed_url(url) or "#"
 
 
 # --- Episode list: rendered in Python, cached per anime version and language ------------
-
-EPISODE_LIST_SECONDS = 3600
 
 
 @register.simple_tag
@@ -99,11 +96,10 @@ def episode_list(episodes: list[Any], anime: Any, current: str = "") -> SafeStri
     built with plain string formatting: a template loop over 1,000 episodes was most of
     an uncached page's time (BENCHMARKS.md, "Site").
     """
+    from catalog import pagecache
+
     key = f"eplist:{anime.pk}:{anime.version}:{get_language()}"
-    html = cache.get(key)
-    if html is None:
-        html = render_episode_list(episodes)
-        cache.set(key, html, EPISODE_LIST_SECONDS)
+    html = pagecache.versioned(key, lambda: render_episode_list(episodes))
     if current:
         item = f'<li data-episode="{escape(current)}">'
         html = html.replace(item, f'{item[:-1]} class="current" aria-current="page">', 1)
