@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import Case, Count, QuerySet, Value, When
+from django.db.models.expressions import Combinable
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -64,7 +65,7 @@ class GenreAdmin(BumpsAnimeVersion):
 
     @admin.display(description=_("anime"), ordering="n_anime")
     def anime_count(self, obj: Genre) -> int:
-        return obj.n_anime
+        return obj.n_anime  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def anime_ids(self, obj: Genre) -> list[int]:
         return list(obj.anime.values_list("pk", flat=True))
@@ -124,7 +125,7 @@ class AnimeAdmin(BumpsAnimeVersion):
 
     @admin.display(description=_("episode"), ordering="n_episodes")
     def episode_count(self, obj: Anime) -> int:
-        return obj.n_episodes
+        return obj.n_episodes  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def anime_ids(self, obj: Anime) -> list[int]:
         return [obj.pk]
@@ -362,7 +363,7 @@ class EmbedHostAdmin(admin.ModelAdmin):
         allowed = Case(When(allowed_hosts_q(), then=Value(1)), default=Value(0))
         return EmbedHost.objects.annotate(is_allowed=allowed).order_by(*self.get_ordering(request))
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
+    def get_ordering(self, request: HttpRequest) -> list[str | Combinable]:
         return ["is_allowed", "-first_seen", "host"]  # pending first, newest first
 
     @admin.display(description=_("status"), ordering="is_allowed")

@@ -57,7 +57,7 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
         )
     else:
         try:
-            body = render_to_string("503.html", {"retry_after": retry_after}, request)
+            body: str = render_to_string("503.html", {"retry_after": retry_after}, request)
         except Exception:  # the last resort must answer whatever else is broken
             log.exception("rendering 503.html failed")
             body = _("Layanan sedang gangguan, coba lagi sebentar lagi.")
