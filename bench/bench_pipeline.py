@@ -160,25 +160,25 @@ def synthetic_bundles(n_anime: int, n_episodes: int, seed: int = 5) -> list[Any]
     from scraper.parsers.types import (
         AnimeDetail,
         BatchPage,
-        DownloadLink,
         EpisodePage,
         EpisodeRef,
         GenreRef,
         Mirror,
         MirrorToken,
         PageRef,
+        ParsedDownload,
     )
 
     rng = random.Random(seed)
     post_id = 1000
 
-    def downloads(key: str) -> list[DownloadLink]:
+    def downloads(key: str) -> list[ParsedDownload]:
         rows = rng.sample(DL_ROWS, rng.randint(4, 6))
         out = []
         for fmt, quality in rows:
             for provider in rng.sample(DL_PROVIDERS, rng.randint(3, 6)):
                 out.append(
-                    DownloadLink(
+                    ParsedDownload(
                         fmt,
                         quality,
                         provider,

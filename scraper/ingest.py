@@ -32,8 +32,7 @@ from catalog.services import bump_versions
 from scraper.embeds import remember_embed_hosts
 from scraper.mirrors import remember_mirror_actions
 from scraper.page_retries import record_page_results
-from scraper.parsers import AnimeDetail, EpisodePage
-from scraper.parsers import DownloadLink as ParsedDownload
+from scraper.parsers import AnimeDetail, EpisodePage, ParsedDownload
 from scraper.parsers.types import BatchPage
 
 __all__ = ["AnimeBundle", "Counts", "ingest_anime"]

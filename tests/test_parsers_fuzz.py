@@ -20,8 +20,8 @@ from scraper.parsers import (
     slug_from_url,
     to_jsonable,
 )
-from scraper.parsers.common import parse_full_date, resolve_short_date
 from scraper.parsers.episode import decode_token
+from scraper.parsers.values import parse_full_date, resolve_short_date
 
 from .parser_pages.builders import detail_body, episode_body, mirror_script, prettify, wrap
 

@@ -28,9 +28,7 @@ from scraper.parsers import (
     slug_from_url,
     to_jsonable,
 )
-from scraper.parsers.common import load_page, parse_full_date, resolve_short_date
-from scraper.parsers.detail import _COLUMN_CUT as DETAIL_CUT
-from scraper.parsers.episode import _COLUMN_CUT as EPISODE_CUT
+from scraper.parsers.values import parse_full_date, resolve_short_date
 
 from .parser_pages.builders import (
     ORIGIN,
@@ -899,7 +897,8 @@ def test_info_labels_in_their_own_wrapper_and_full_width_colons() -> None:
     assert [g.slug for g in detail.genres] == ["drama", "magic"]
 
 
-# The early cut (common.ColumnCut): the parse of a page must not depend on whether it is taken.
+# The boxes after what the detail and episode parsers read (`.keyword`, `.cukder`) change
+# nothing, wherever they sit and however the markup is written.
 
 _KEYWORD_BOX = '<div class="keyword"><p>Kata kunci: Kumo no Shitateya sub indo</p></div>'
 _CUKDER_BOX = (
@@ -945,24 +944,16 @@ def _upper_tag(match: re.Match[str]) -> str:
 
 
 @pytest.mark.parametrize("name", list(_detail_variants()))
-def test_detail_same_whether_or_not_the_column_is_cut(name: str) -> None:
+def test_detail_same_with_or_without_the_keyword_box(name: str) -> None:
     html = wrap(_detail_variants()[name], tail="<footer>f</footer>")
-    uncut = html.replace("keyword", "kw-box")  # no marker: the whole column is parsed
+    without_box = html.replace("keyword", "kw-box")
     detail = parse_detail(html, DETAIL_URL)
-    assert detail == parse_detail(uncut, DETAIL_URL)
+    assert detail == parse_detail(without_box, DETAIL_URL)
     assert len(detail.episodes) == 2
     assert detail.batch is not None
     assert detail.synopsis
     assert detail.score == 7.91
     assert len(detail.genres) == 2
-
-
-def test_detail_cut_is_taken_on_the_usual_layout() -> None:
-    html = wrap(_detail_variants()["plain"], tail="<footer>f</footer>")
-    page = load_page(html, "detail", DETAIL_URL, cut=DETAIL_CUT)
-    assert page.root is not None
-    assert page.root.css_first("#recommend-anime-series") is None
-    assert page.root.css_first(".episodelist") is not None
 
 
 def _episode_variants() -> dict[str, str]:
@@ -993,11 +984,11 @@ def _episode_variants() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", list(_episode_variants()))
-def test_episode_same_whether_or_not_the_column_is_cut(name: str) -> None:
+def test_episode_same_with_or_without_the_info_box(name: str) -> None:
     html = wrap(_episode_variants()[name], tail="<footer>f</footer>" + mirror_script("n1", "e2"))
-    uncut = html.replace("cukder", "info-box")
+    without_box = html.replace("cukder", "info-box")
     episode = parse_episode(html, EPISODE_URL)
-    assert episode == parse_episode(uncut, EPISODE_URL)
+    assert episode == parse_episode(without_box, EPISODE_URL)
     # (The box nested in the download block adds its episode link as one more row.)
     assert sum(d.url.startswith("https://files.example/") for d in episode.downloads) == 4
     assert len(episode.mirrors) == 3
@@ -1007,14 +998,6 @@ def test_episode_same_whether_or_not_the_column_is_cut(name: str) -> None:
     )
     assert episode.anime_slug == "kumo-shitateya-sub-indo"
     assert episode.default_embed_url is not None
-
-
-def test_episode_cut_is_taken_on_the_usual_layout() -> None:
-    html = wrap(_episode_variants()["plain"], tail="<footer>f</footer>")
-    page = load_page(html, "episode", EPISODE_URL, cut=EPISODE_CUT)
-    assert page.root is not None
-    assert page.root.css_first(".keyingpost") is None
-    assert page.root.css_first(".download") is not None
 
 
 def test_search_rows_without_colon_or_with_label_in_strong() -> None:

@@ -1,7 +1,7 @@
 """Pure parsers for otakudesu pages: HTML text + URL in, frozen dataclasses out.
 
-No I/O and no Django here, so the scraper, the `parse_page` command and the tests can all
-call them directly. Every parser raises only `ParseError`, whatever the input.
+No I/O and no Django, so the scraper, `manage.py parse_page` and the tests call them alike.
+Every parser raises only `ParseError`, whatever the input.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from .listing import (
 )
 from .types import (
     AnimeDetail,
-    DownloadLink,
     EpisodePage,
     EpisodeRef,
     Mirror,
+    ParsedDownload,
 )
 
 # CLI kind → parser. "ongoing" and "completed" share the list-page parser.
@@ -54,7 +54,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "lengkap": parse_lengkap,
 }
 
-# The JSON shapes of these types are fixed by issue 4; their extra dataclass fields
+# The JSON shapes of these types are fixed (README.md in this package); their extra fields
 # (release_date_text, is_default, size_bytes, …) stay out of the JSON.
 _JSON_FIELDS: dict[type, tuple[str, ...]] = {
     AnimeDetail: (
@@ -91,7 +91,7 @@ _JSON_FIELDS: dict[type, tuple[str, ...]] = {
         "embed_action",
     ),
     Mirror: ("quality", "provider", "token"),
-    DownloadLink: ("format", "quality", "provider", "url", "size"),
+    ParsedDownload: ("format", "quality", "provider", "url", "size"),
 }
 
 
@@ -114,6 +114,7 @@ __all__ = [
     "KNOWN_NONCE_ACTION",
     "PARSERS",
     "ParseError",
+    "ParsedDownload",
     "parse_anime_list",
     "parse_batch",
     "parse_detail",

@@ -7,8 +7,7 @@ scraper can store them and `to_jsonable` can serialise them without knowing abou
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 Number = int | float
 
@@ -151,7 +150,9 @@ class Mirror:
 
 
 @dataclass(frozen=True, slots=True)
-class DownloadLink:
+class ParsedDownload:
+    """One provider link of a download row (the catalogue's model is `DownloadLink`)."""
+
     format: str | None  # lower-case: "mp4", "mkv", "x265"
     quality: str | None  # "720p"
     provider: str
@@ -170,7 +171,7 @@ class EpisodePage:
     post_id: int | None
     default_embed_url: str | None
     mirrors: list[Mirror]
-    downloads: list[DownloadLink]
+    downloads: list[ParsedDownload]
     nonce_action: str
     embed_action: str
     actions_from_script: bool = False  # False: the known action names were used as fallback
@@ -183,7 +184,7 @@ class BatchPage:
     slug: str
     title: str
     anime_slug: str | None
-    downloads: list[DownloadLink]
+    downloads: list[ParsedDownload]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,7 @@ class DownloadSection:
     title: str
     episode_number: Number | None
     is_batch: bool
-    downloads: list[DownloadLink]
+    downloads: list[ParsedDownload]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,83 +203,3 @@ class LengkapPage:
     title: str
     anime_slug: str | None
     sections: list[DownloadSection]
-
-
-# --------------------------------------------------------------------------- fast builders
-#
-# A frozen dataclass's `__init__` assigns each field through `object.__setattr__`; the parsers
-# build dozens of download links, mirrors and episode rows per page, where that is most of the
-# extraction time. These builders fill the slots directly: the objects are the same (same
-# class, fields, equality, hash, immutability afterwards) at half the cost.
-
-_new = object.__new__
-
-
-def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...]:
-    """The slot descriptors' setters of `cls`, checked against its fields so that a changed
-    dataclass fails at import instead of building wrong objects."""
-    if tuple(f.name for f in fields(cls)) != names:
-        raise TypeError(f"fast builder of {cls.__name__} is out of date with its fields")
-    return tuple(cls.__dict__[name].__set__ for name in names)
-
-
-_LINK_SET = _slot_setters(
-    DownloadLink, ("format", "quality", "provider", "url", "size", "size_bytes")
-)
-_MIRROR_SET = _slot_setters(Mirror, ("quality", "provider", "token", "is_default"))
-_TOKEN_SET = _slot_setters(MirrorToken, ("id", "i", "q"))
-_EPISODE_REF_SET = _slot_setters(EpisodeRef, ("slug", "title", "number", "published_on"))
-
-
-def new_download_link(  # noqa: PLR0917 - mirrors the dataclass constructor
-    format: str | None,  # noqa: A002 - the field's name
-    quality: str | None,
-    provider: str,
-    url: str,
-    size: str | None,
-    size_bytes: int | None,
-) -> DownloadLink:
-    """`DownloadLink(format, quality, provider, url, size, size_bytes)`, faster."""
-    link = _new(DownloadLink)
-    set_format, set_quality, set_provider, set_url, set_size, set_bytes = _LINK_SET
-    set_format(link, format)
-    set_quality(link, quality)
-    set_provider(link, provider)
-    set_url(link, url)
-    set_size(link, size)
-    set_bytes(link, size_bytes)
-    return link
-
-
-def new_mirror(quality: str | None, provider: str, token: MirrorToken, is_default: bool) -> Mirror:
-    """`Mirror(quality, provider, token, is_default)`, faster."""
-    mirror = _new(Mirror)
-    set_quality, set_provider, set_token, set_default = _MIRROR_SET
-    set_quality(mirror, quality)
-    set_provider(mirror, provider)
-    set_token(mirror, token)
-    set_default(mirror, is_default)
-    return mirror
-
-
-def new_mirror_token(post_id: int, index: int, quality: str) -> MirrorToken:
-    """`MirrorToken(post_id, index, quality)`, faster."""
-    token = _new(MirrorToken)
-    set_id, set_index, set_quality = _TOKEN_SET
-    set_id(token, post_id)
-    set_index(token, index)
-    set_quality(token, quality)
-    return token
-
-
-def new_episode_ref(
-    slug: str, title: str, number: Number | None, published_on: datetime.date | None
-) -> EpisodeRef:
-    """`EpisodeRef(slug, title, number, published_on)`, faster."""
-    ref = _new(EpisodeRef)
-    set_slug, set_title, set_number, set_published = _EPISODE_REF_SET
-    set_slug(ref, slug)
-    set_title(ref, title)
-    set_number(ref, number)
-    set_published(ref, published_on)
-    return ref
