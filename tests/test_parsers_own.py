@@ -301,6 +301,14 @@ def test_garbled_mirror_token_is_skipped() -> None:
     assert [m.provider for m in ep.mirrors] == ["gamma"]
 
 
+def test_mirror_token_with_a_superscript_digit_is_skipped() -> None:
+    # "²" passes str.isdigit() but int() refuses it: a skipped mirror, not a ValueError.
+    odd = base64.b64encode(json.dumps({"id": "²", "i": 0, "q": "360p"}).encode()).decode()
+    body = episode_body().replace('data-content="', f'data-content="{odd}" x="', 1)
+    ep = parse_episode(wrap(body), EPISODE_URL)
+    assert len(ep.mirrors) == len(parse_episode(wrap(episode_body()), EPISODE_URL).mirrors) - 1
+
+
 # --------------------------------------------------------------------------- admin-ajax
 
 
@@ -508,6 +516,22 @@ def test_genre_page_year_and_pagination_from_url() -> None:
     page = parse_genre_page(wrap(f'<div class="page">{card}</div>'), "/genres/drama/page/4/")
     assert (page.genre_slug, page.page, page.last_page) == ("drama", 4, 4)
     assert page.cards[0].episode_number == 12
+
+
+def test_comments_inside_cards_change_nothing() -> None:
+    card = venz_card("kumo-sub-indo", "Kumo", "Episode 3", "Senin", "02 Jan")
+    genre_card = (
+        '<div class="col-anime-con"><div class="col-anime"><div class="col-anime-title">'
+        '<a href="/anime/kumo-sub-indo/">Kumo</a></div><div class="col-anime-eps">12 Eps</div>'
+        "</div></div>"
+    )
+    for parse, body in (
+        (parse_list_page, f'<div class="venz"><ul>{card}</ul></div>'),
+        (parse_home, f'<div class="venz"><ul>{card}</ul></div>'),
+        (parse_genre_page, f'<div class="page">{genre_card}</div>'),
+    ):
+        commented = re.sub(r"(<div [^>]*>)", r"\1<!-- ad slot -->", body)
+        assert parse(wrap(commented), "") == parse(wrap(body), "")
 
 
 def test_head_metadata_any_attribute_order_and_css_mentioning_the_column() -> None:

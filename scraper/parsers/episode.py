@@ -61,8 +61,9 @@ def _json_object(raw: bytes | str) -> dict[str, Any] | None:
 
 
 def _small_int(value: object, digits: int) -> int | None:
-    """An int, or a string of at most `digits` digits read as one (bools are no numbers)."""
-    if isinstance(value, str) and value.isdigit() and len(value) <= digits:
+    """An int, or a string of at most `digits` decimal digits read as one (bools are no
+    numbers; "²" is a digit to `isdigit` but no number to `int`)."""
+    if isinstance(value, str) and value.isdecimal() and len(value) <= digits:
         return int(value)
     return value if type(value) is int else None
 
