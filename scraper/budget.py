@@ -1,79 +1,58 @@
-"""What every process that talks to the origin shares: one request budget per remote host,
-and the jar of Cloudflare clearance cookies (with the User-Agent they are bound to).
+"""One request budget per remote host, shared by every process that talks to the origin.
 
 Why: the web processes (viewers switching mirrors) and the worker (crawls) each used to
-build their own HTTP client with its own rate limiter and its own copy of
-``cookies.json``. Together they sent the origin many times the configured rate, and a web
-request could overwrite the worker's fresh clearance with its stale copy.
+build their own HTTP client with its own rate limiter. Together they sent the origin many
+times the configured rate.
 
-Request budget
-    One "next free slot" time (a GCRA theoretical arrival time) per host: a slot is
-    ``1 / SCRAPER_RATE_LIMIT`` seconds long and every request attempt, retries included,
-    takes one. On Redis (``REDIS_URL`` set) the slots live in Redis and are taken by one
-    Lua script with Redis's own clock, so every process on every host agrees; without Redis
-    they live in this process (shared by all its threads and clients).
+One "next free slot" time (a GCRA theoretical arrival time) per host: a slot is
+``1 / SCRAPER_RATE_LIMIT`` seconds long and every request attempt, retries included, takes
+one. On Redis (``REDIS_URL`` set) the slots live in Redis and are taken by one Lua script
+with Redis's own clock, so every process on every host agrees; without Redis they live in
+this process (shared by all its threads and clients).
 
-    Two lanes share a host's budget:
+Two lanes share a host's budget:
 
-    * ``viewer`` (a mirror a viewer is waiting for) reserves the next free slot, however
-      far it is, unless that is more than ``max_wait`` seconds away: then nothing is
-      reserved and the caller is told when to come back (the view answers 503 at once).
-    * ``crawl`` (crawls, pre-resolving, health checks) never reserves a future slot: it
-      takes a slot only when one is free *now*, otherwise waits and asks again. Queued
-      viewers therefore always go first. While viewers were seen in the last
-      ``VIEWER_ACTIVE_SECONDS``, the crawl also keeps ``viewer_share`` of the budget free
-      (it spaces its own requests ``interval / (1 - share)`` apart), so an arriving viewer
-      usually finds a free slot at once.
+* ``viewer`` (a mirror a viewer is waiting for) reserves the next free slot, however far
+  it is, unless that is more than ``max_wait`` seconds away: then nothing is reserved and
+  the caller is told when to come back (the view answers 503 at once).
+* ``crawl`` (crawls, pre-resolving, health checks) never reserves a future slot: it takes
+  a slot only when one is free *now*, otherwise waits and asks again. Queued viewers
+  therefore always go first. While viewers were seen in the last ``VIEWER_ACTIVE_SECONDS``,
+  the crawl also keeps ``viewer_share`` of the budget free (it spaces its own requests
+  ``interval / (1 - share)`` apart), so an arriving viewer usually finds a free slot.
 
-    A slot is a reservation made ahead of time; right before sending, the client also
-    claims the send (:meth:`Budget.claim`): sends are one interval apart by the clock at
-    send time too, so a sleep that overran its slot or a thread that got the CPU late does
-    not put two requests back to back. An origin answering 429 with Retry-After pushes the
-    host's next free slot that far out for everybody (:meth:`Budget.penalize`).
+A slot is a reservation made ahead of time; right before sending, the client also claims
+the send (:meth:`Budget.claim`): sends are one interval apart by the clock at send time
+too, so a sleep that overran its slot or a thread that got the CPU late does not put two
+requests back to back. An origin answering 429 with Retry-After pushes the host's next
+free slot that far out for everybody (:meth:`Budget.penalize`).
 
-Clearance jar
-    Cookie records keyed by (domain, path, name), each stamped with the wall-clock time it
-    was set (``set_at``); merging keeps, per cookie, the newest stamp, so an older copy can
-    never replace a newer one. The User-Agent is a record of its own. In Redis (a hash,
-    merged by a Lua script, with a version counter clients poll cheaply) when Redis is
-    configured, with ``SCRAPER_COOKIE_PATH`` kept as a durable copy; in that file alone
-    otherwise (merged under an exclusive file lock).
-
-Django is only touched by :func:`shared_budget` and :func:`shared_jar`; the classes take
-what they need as arguments so the client can be used (and tested) without it.
+Django is only touched by :func:`shared_budget` and the Redis helpers; the classes take
+what they need as arguments so the client can be used (and tested) without it. The
+clearance cookie jar, shared the same way, is :mod:`scraper.cookies`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Protocol
 
 __all__ = [
     "VIEWER_ACTIVE_SECONDS",
     "Budget",
-    "FileJar",
     "Grant",
-    "JarState",
     "Lane",
     "LocalBudget",
+    "OutageWarner",
     "RedisBudget",
-    "RedisJar",
-    "SharedJar",
-    "cookie_field",
-    "local_budget",
+    "redis_configured",
+    "redis_parts",
     "shared_budget",
-    "shared_jar",
 ]
 
 logger = logging.getLogger("scraper.budget")
@@ -190,12 +169,8 @@ def _decide(  # noqa: PLR0917 -- a private rule with one caller
     return Grant(True, 0.0)
 
 
+# This process's budget (the fallback when Redis is not configured or unreachable).
 _local = LocalBudget()
-
-
-def local_budget() -> LocalBudget:
-    """This process's budget (the fallback when Redis is not configured or unreachable)."""
-    return _local
 
 
 # --------------------------------------------------------------------------- Redis
@@ -261,10 +236,11 @@ return '0'
 """
 
 
-class _Warner:
-    """Log a fallback at most once a minute: an outage must not flood the log."""
+class OutageWarner:
+    """Log a fallback to ``log`` at most once a minute: an outage must not flood the log."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: logging.Logger) -> None:
+        self._log = log
         self._last = float("-inf")
         self._lock = threading.Lock()
 
@@ -274,7 +250,7 @@ class _Warner:
             if now - self._last < _WARN_EVERY:
                 return
             self._last = now
-        logger.warning(message, *args)
+        self._log.warning(message, *args)
 
 
 class RedisBudget:
@@ -294,7 +270,7 @@ class RedisBudget:
         self.viewer_share = viewer_share
         self._fallback = fallback or _local
         self._scripts: dict[int, tuple[Any, Any, Any]] = {}
-        self._warn = _Warner()
+        self._warn = OutageWarner(logger)
 
     def _script(self) -> tuple[Any, Any, Any, Any]:
         conn = self._connection()
@@ -352,204 +328,6 @@ class RedisBudget:
         return max(0.0, float(wait))
 
 
-# --------------------------------------------------------------------------- cookie jar
-
-
-def cookie_field(record: Mapping[str, Any]) -> str:
-    """A cookie's identity in the jar: domain, path and name (what a browser keys on)."""
-    return f"c|{record.get('domain') or ''}|{record.get('path') or '/'}|{record['name']}"
-
-
-UA_FIELD = "ua"
-
-
-@dataclass
-class JarState:
-    """The shared jar: field -> record (cookie records and the ``ua`` record, each with
-    its ``set_at``) and an opaque version that changes whenever anything was merged."""
-
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    version: str = ""
-
-
-class SharedJar(Protocol):
-    def load(self) -> JarState: ...
-
-    def version(self) -> str: ...
-
-    def merge(self, records: Iterable[Mapping[str, Any]]) -> None: ...
-
-
-def _field_of(record: Mapping[str, Any]) -> str:
-    return UA_FIELD if record.get("kind") == UA_FIELD else cookie_field(record)
-
-
-def _newer(record: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:
-    return than is None or float(record.get("set_at") or 0) > float(than.get("set_at") or 0)
-
-
-class FileJar:
-    """The jar in a JSON file (``SCRAPER_COOKIE_PATH``): merged under an exclusive lock
-    on a side file and replaced atomically, so processes sharing the file never lose a
-    newer cookie to an older copy. Reads the old format (a plain list of cookies) too."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def version(self) -> str:
-        try:
-            stat = self.path.stat()
-        except OSError:
-            return ""
-        return f"{stat.st_mtime_ns}:{stat.st_size}:{stat.st_ino}"
-
-    def load(self) -> JarState:
-        version = self.version()
-        return JarState(self._read(), version)
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        if not self.path.exists():
-            return {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            items = data if isinstance(data, list) else data.get("records", [])
-            records: dict[str, dict[str, Any]] = {}
-            for item in items:
-                if not isinstance(item, dict):
-                    raise TypeError("a record is not an object")
-                records[_field_of(item)] = dict(item)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            # A damaged jar must not stop a crawl; at worst we look like a new visitor.
-            logger.warning("ignoring unreadable cookie file %s: %s", self.path, exc)
-            return {}
-        return records
-
-    def merge(self, records: Iterable[Mapping[str, Any]]) -> None:
-        incoming = list(records)
-        if not incoming:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            current = self._read()
-            changed = False
-            for record in incoming:
-                name = _field_of(record)
-                if _newer(record, current.get(name)):
-                    current[name] = dict(record)
-                    changed = True
-            if changed:
-                self._write(list(current.values()))
-
-    def _write(self, records: list[dict[str, Any]]) -> None:
-        # Write-then-rename so a crash mid-write never leaves a truncated jar behind.
-        fd, tmp_name = tempfile.mkstemp(prefix=self.path.name + ".", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"format": 2, "records": records}, handle, indent=1)
-            Path(tmp_name).replace(self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                Path(tmp_name).unlink()
-            raise
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-# KEYS: records hash, stamps hash, version. ARGV: (field, set_at, json) triples.
-_MERGE_LUA = """
-local changed = 0
-for i = 1, #ARGV, 3 do
-  local cur = redis.call('HGET', KEYS[2], ARGV[i])
-  if (not cur) or tonumber(cur) < tonumber(ARGV[i + 1]) then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-    changed = changed + 1
-  end
-end
-if changed > 0 then
-  return redis.call('INCR', KEYS[3])
-end
-return -1
-"""
-
-
-class RedisJar:
-    """The jar in Redis, shared by every process; ``backup`` (the cookie file) keeps a
-    durable copy and seeds Redis when its copy is gone (flushed, evicted). Falls back to
-    the file when Redis fails."""
-
-    def __init__(
-        self,
-        connection: Callable[[], Any],
-        *,
-        key: Callable[[str], str] = lambda name: name,
-        backup: FileJar | None = None,
-    ) -> None:
-        self._connection = connection
-        self._names = [key("scraper:jar:records"), key("scraper:jar:stamps"), key("scraper:jar:v")]
-        self.backup = backup
-        self._warn = _Warner()
-
-    def version(self) -> str:
-        try:
-            value = self._connection().get(self._names[2])
-        except Exception as exc:
-            self._warn("cookie jar: Redis unavailable (%s); using the file", exc)
-            return "file:" + (self.backup.version() if self.backup else "")
-        return _text(value)
-
-    def load(self) -> JarState:
-        try:
-            conn = self._connection()
-            pipe = conn.pipeline(transaction=True)
-            pipe.hgetall(self._names[0])
-            pipe.get(self._names[2])
-            raw, version = pipe.execute()
-            if not raw and self.backup is not None:
-                seed = self.backup.load().records
-                if seed:
-                    self.merge(seed.values(), backup=False)
-                    pipe = conn.pipeline(transaction=True)
-                    pipe.hgetall(self._names[0])
-                    pipe.get(self._names[2])
-                    raw, version = pipe.execute()
-        except Exception as exc:
-            self._warn("cookie jar: Redis unavailable (%s); using the file", exc)
-            if self.backup is None:
-                return JarState()
-            state = self.backup.load()
-            return JarState(state.records, "file:" + state.version)
-        records: dict[str, dict[str, Any]] = {}
-        for name, value in raw.items():
-            with contextlib.suppress(ValueError, TypeError):
-                records[name.decode() if isinstance(name, bytes) else name] = json.loads(value)
-        return JarState(records, _text(version))
-
-    def merge(self, records: Iterable[Mapping[str, Any]], *, backup: bool = True) -> None:
-        incoming = list(records)
-        if not incoming:
-            return
-        args: list[str] = []
-        for record in incoming:
-            args += [_field_of(record), repr(float(record.get("set_at") or 0)), json.dumps(record)]
-        try:
-            conn = self._connection()
-            conn.eval(_MERGE_LUA, 3, *self._names, *args)
-        except Exception as exc:
-            self._warn("cookie jar: Redis unavailable (%s); using the file", exc)
-        if backup and self.backup is not None:
-            try:
-                self.backup.merge(incoming)
-            except OSError as exc:
-                logger.warning("could not write the cookie file %s: %s", self.backup.path, exc)
-
-
 # --------------------------------------------------------------------------- from settings
 
 
@@ -561,7 +339,8 @@ def _alias() -> str:
     return "coordination" if "coordination" in settings.CACHES else "default"
 
 
-def _redis_configured() -> bool:
+def redis_configured() -> bool:
+    """Whether shared state lives in Redis (the cache is django-redis)."""
     from django.conf import settings
 
     if not settings.configured:
@@ -570,7 +349,8 @@ def _redis_configured() -> bool:
     return backend.startswith("django_redis")
 
 
-def _redis_parts() -> tuple[Callable[[], Any], Callable[[str], str]]:
+def redis_parts() -> tuple[Callable[[], Any], Callable[[str], str]]:
+    """A connection factory for the coordination Redis and its cache's key function."""
     from django.core.cache import caches
     from django_redis import get_redis_connection
 
@@ -588,7 +368,7 @@ def shared_budget() -> Budget:
     from django.conf import settings
 
     try:
-        redis_on = _redis_configured()
+        redis_on = redis_configured()
         share = float(getattr(settings, "SCRAPER_VIEWER_SHARE", DEFAULT_VIEWER_SHARE))
     except Exception:  # Django not set up (a script using the client on its own)
         redis_on, share = False, DEFAULT_VIEWER_SHARE
@@ -598,19 +378,6 @@ def shared_budget() -> Budget:
     with _shared_lock:
         budget = _shared.get("budget")
         if budget is None or budget.viewer_share != share:
-            connection, key = _redis_parts()
+            connection, key = redis_parts()
             budget = _shared["budget"] = RedisBudget(connection, key=key, viewer_share=share)
         return budget
-
-
-def shared_jar(path: Path) -> SharedJar:
-    """The clearance jar: Redis (with ``path`` as its durable copy) when configured, else
-    the file at ``path``."""
-    try:
-        redis_on = _redis_configured()
-    except Exception:
-        redis_on = False
-    if not redis_on:
-        return FileJar(path)
-    connection, key = _redis_parts()
-    return RedisJar(connection, key=key, backup=FileJar(path))

@@ -24,8 +24,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,9 +35,7 @@ __all__ = [
     "CacheLock",
     "LockHolder",
     "acquire",
-    "held",
     "holder",
-    "is_held",
     "lock_key",
     "owner_id",
 ]
@@ -184,18 +181,3 @@ def acquire(
 
 def holder(name: str) -> LockHolder | None:
     return LockHolder.of(_cache().get(lock_key(name)))
-
-
-def is_held(name: str) -> bool:
-    return _cache().get(lock_key(name)) is not None
-
-
-@contextmanager
-def held(name: str, *, timeout: int | None = None) -> Iterator[CacheLock | None]:
-    """``with held("check_mirrors") as lock:`` — lock is None when somebody holds it."""
-    lock = acquire(name, timeout=timeout)
-    try:
-        yield lock
-    finally:
-        if lock is not None:
-            lock.release()

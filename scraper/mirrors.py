@@ -26,12 +26,8 @@ from scraper.client import (
     make_viewer_client,
 )
 from scraper.embeds import remember_embed_hosts
-from scraper.parsers import (
-    EpisodePage,
-    ParseError,
-    parse_embed_response,
-    parse_nonce_response,
-)
+from scraper.parsers import ParseError, parse_embed_response, parse_nonce_response
+from scraper.parsers.types import EpisodePage
 
 __all__ = [
     "MirrorBusy",
@@ -98,7 +94,7 @@ def remember_mirror_actions(page: EpisodePage) -> None:
 def _mirror_actions(client: OriginClient, episode: Episode) -> tuple[str, str]:
     actions = cache.get("scraper:mirror-actions")
     if actions:
-        return tuple(actions)  # type: ignore[return-value]
+        return actions[0], actions[1]
     # Not seen lately: read them off the episode page itself.
     page = parsers.parse_episode(client.get(f"/episode/{episode.slug}/").text, episode.slug)
     remember_mirror_actions(page)

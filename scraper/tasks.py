@@ -26,23 +26,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_mirrors_task",
-    "crawl_lock_name",
-    "crawl_lock_timeout",
     "crawl_task",
     "resolve_recent_task",
 ]
 
 logger = logging.getLogger("scraper.tasks")
-
-
-def crawl_lock_name(kind: str, slug: str | None = None) -> str:
-    return runs.lock_name(kind, slug)
-
-
-def crawl_lock_timeout(kind: str) -> int:
-    """How long a lock lives without its heartbeat (the same for every kind): a lock's
-    holder refreshes it every SCRAPER_HEARTBEAT_SECONDS while it runs."""
-    return int(runs.stale_seconds())
 
 
 def _max_age(options: dict[str, Any]) -> datetime.timedelta | None:
@@ -132,7 +120,7 @@ def crawl_task(kind: str, **options: Any) -> int | None:
         raise ValueError(message)
     claim = runs.claim(
         kind,
-        lock=crawl_lock_name(kind, slug),
+        lock=runs.lock_name(kind, slug),
         arguments=arguments,
         base_url=options.get("base_url") or "",
         slug=slug,

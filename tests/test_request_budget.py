@@ -342,7 +342,7 @@ def test_fresh_clearance_is_not_overwritten_by_a_stale_web_copy(
     assert len(sent) == 1
     with client() as check:
         assert check.user_agent == browser_ua
-        cookies = {c.name: c.value for c in check._cookie_list()}
+        cookies = check.cookies()
     assert cookies["cf_clearance"] == "baru"
 
 
@@ -412,7 +412,7 @@ def test_cookie_file_written_by_older_code_is_read(tmp_path: Path, settings: Any
     )
     settings.SCRAPER_COOKIE_PATH = jar
     with make_client("http://127.0.0.1:9", rate=None) as client:
-        assert {c.name: c.value for c in client._cookie_list()} == {"sesi": "v1"}
+        assert client.cookies() == {"sesi": "v1"}
 
 
 # --------------------------------------------------------------------------- the real site

@@ -72,7 +72,7 @@ def test_a_run_whose_process_is_gone_is_closed_and_its_lock_taken_over(crawls: l
     assert dead.status == ScrapeRun.Status.INTERRUPTED
     assert f"its process {owner} is gone" in dead.errors
     assert dead.finished_at is not None
-    assert not locks.is_held("crawl:ongoing")
+    assert locks.holder("crawl:ongoing") is None
 
 
 def test_a_run_on_another_host_blocks_until_its_heartbeat_is_too_old(crawls: list[str]) -> None:
@@ -169,7 +169,7 @@ def test_the_heartbeat_shows_a_slow_crawl_alive_and_keeps_its_lock(
     assert len(beats) > 3, "the heartbeat did not advance while the crawl ran"
     assert all(held for _, held in seen)
     assert ScrapeRun.objects.get(pk=run.run_id).owner == runs.owner_id()
-    assert not locks.is_held("crawl:full")
+    assert locks.holder("crawl:full") is None
 
 
 def test_a_run_another_process_closed_as_dead_stops_its_crawl(scraper_settings: None) -> None:
@@ -195,7 +195,7 @@ def test_a_run_another_process_closed_as_dead_stops_its_crawl(scraper_settings: 
     run = ScrapeRun.objects.get(pk=closed[0])
     assert run.status == ScrapeRun.Status.INTERRUPTED
     assert 1 <= Anime.objects.count() < 6  # stopped well before the end
-    assert not locks.is_held("crawl:full")
+    assert locks.holder("crawl:full") is None
 
 
 # --------------------------------------------------------------------------- real processes

@@ -18,7 +18,7 @@ from django_q.models import Task
 from django_q.tasks import async_task
 
 from catalog.models import Anime, EmbedHost, Episode, ScrapeRun, StreamLink
-from scraper import locks, tasks
+from scraper import locks, runs, tasks
 from scraper.crawl import CrawlResult
 from tests.fake_origin import FakeOrigin
 
@@ -106,7 +106,7 @@ def test_second_crawl_while_the_lock_is_held_is_skipped_and_says_so(
     monkeypatch.setattr("scraper.crawl.run_crawl", fake_run_crawl(calls))
     # Another worker's crawl holds the lock (a lock of the version before holders were
     # named: a bare token, respected until it expires).
-    assert cache.add(locks.lock_key(tasks.crawl_lock_name("ongoing")), "other-worker", 600)
+    assert cache.add(locks.lock_key(runs.lock_name("ongoing")), "other-worker", 600)
 
     run = ScrapeRun.objects.get(pk=tasks.crawl_task("ongoing"))
 
@@ -125,7 +125,7 @@ def test_lock_of_a_worker_on_another_host_expires_after_the_stale_bound(
     # Its process cannot be checked from here: only its heartbeat-refreshed lifetime ends it.
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr("scraper.crawl.run_crawl", fake_run_crawl(calls))
-    timeout = tasks.crawl_lock_timeout("ongoing")
+    timeout = int(runs.stale_seconds())
     assert timeout <= 300  # minutes, not the hours of a task's timeout
     holder = {"token": "t0", "owner": "other-host:4242", "since": locmem_clock.now, "run": None}
     assert cache.add(locks.lock_key("crawl:ongoing"), holder, timeout)
@@ -144,7 +144,7 @@ def test_lock_of_a_worker_on_another_host_expires_after_the_stale_bound(
     stale = locks.CacheLock(name="crawl:ongoing", token="t0", timeout=timeout)
     assert stale.release() is False
     assert stale.refresh(min_gap=0) is False
-    assert locks.is_held("crawl:ongoing")
+    assert locks.holder("crawl:ongoing") is not None
 
 
 def test_lock_is_released_after_a_run_and_refreshed_by_the_heartbeat_while_it_runs(
@@ -152,7 +152,7 @@ def test_lock_is_released_after_a_run_and_refreshed_by_the_heartbeat_while_it_ru
 ) -> None:
     from scraper.runs import Heartbeat
 
-    timeout = tasks.crawl_lock_timeout("ongoing")
+    timeout = int(runs.stale_seconds())
 
     def long_crawl(kind: str, **options: Any) -> CrawlResult:
         # The crawl goes on for longer than the lock's lifetime: each beat refreshes it.
@@ -164,14 +164,14 @@ def test_lock_is_released_after_a_run_and_refreshed_by_the_heartbeat_while_it_ru
             locmem_clock.now += timeout - 10
             beat.beat()
             assert beat.lost is None
-            assert locks.is_held("crawl:ongoing")
+            assert locks.holder("crawl:ongoing") is not None
         run.status = ScrapeRun.Status.OK
         run.save()
         return CrawlResult.from_run(run)
 
     monkeypatch.setattr("scraper.crawl.run_crawl", long_crawl)
     tasks.crawl_task("ongoing")
-    assert not locks.is_held("crawl:ongoing")
+    assert locks.holder("crawl:ongoing") is None
 
 
 def test_a_running_crawl_recorded_in_the_database_also_blocks(
@@ -187,7 +187,7 @@ def test_a_running_crawl_recorded_in_the_database_also_blocks(
     assert calls == []
     assert run.status == ScrapeRun.Status.SKIPPED
     assert f"#{manual.pk}" in run.errors
-    assert not locks.is_held("crawl:full")
+    assert locks.holder("crawl:full") is None
 
 
 def test_different_kinds_do_not_block_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,7 +204,7 @@ def test_a_task_with_bad_arguments_still_leaves_a_failed_run() -> None:
     run = ScrapeRun.objects.get(kind="anime")
     assert run.status == ScrapeRun.Status.FAILED
     assert "slug" in run.errors
-    assert not locks.is_held("crawl:anime")
+    assert locks.holder("crawl:anime") is None
 
 
 # --------------------------------------------------------------------------- real crawls
@@ -224,7 +224,7 @@ def test_crawl_task_on_the_orm_broker_in_sync_mode_fills_the_database(
     assert set(Episode.objects.values_list("slug", flat=True)) == set(truth.episodes)
     for slug, anime in truth.anime.items():
         assert Anime.objects.get(slug=slug).title == anime.title
-    assert not locks.is_held("crawl:full")
+    assert locks.holder("crawl:full") is None
 
 
 def test_mirrors_resolved_then_checked_live_dead_and_unknown_hosts(
@@ -292,4 +292,4 @@ def test_a_failing_crawl_leaves_stored_rows_as_they_were(
     # The last successful run is still what /healthz reports the age of.
     last_ok = ScrapeRun.objects.filter(status=ScrapeRun.Status.OK).latest("finished_at")
     assert last_ok.kind == "full"
-    assert not locks.is_held("crawl:ongoing")
+    assert locks.holder("crawl:ongoing") is None

@@ -18,7 +18,6 @@ from django_q.tasks import async_chain
 
 from catalog.models import Anime
 from scraper import locks, runs
-from scraper.tasks import crawl_lock_name
 
 GROUP = "first_crawl"
 QUEUED_MARKER = "scraper:first_crawl:queued"
@@ -43,7 +42,7 @@ def why_not() -> str | None:
     if count:
         return f"the catalogue already has {count} anime; the schedules keep it fresh"
     for kind in ("ongoing", "full"):
-        holder = locks.holder(crawl_lock_name(kind))
+        holder = locks.holder(runs.lock_name(kind))
         if holder is not None and not runs.lock_holder_dead(holder):
             return f"a {kind} crawl is already running"
         # A live run only: one whose process died is closed as interrupted here.

@@ -21,7 +21,7 @@ from catalog.models import ScrapeRun
 from scraper import runs
 from scraper.crawl import KINDS, CrawlError, CrawlStopped, run_crawl
 from scraper.progress import ProgressPrinter
-from scraper.tasks import crawl_lock_name, skip_message
+from scraper.tasks import skip_message
 
 EXIT_SKIPPED = 75  # EX_TEMPFAIL: the same crawl is running elsewhere; try again later
 
@@ -122,7 +122,7 @@ class Command(BaseCommand):
             arguments["max_age"] = opts["max_age"].total_seconds()
         claim = runs.claim(
             kind,
-            lock=crawl_lock_name(kind, slug),
+            lock=runs.lock_name(kind, slug),
             arguments={k: v for k, v in arguments.items() if v is not None},
             base_url=opts["base_url"] or "",
             slug=slug,
