@@ -32,8 +32,7 @@ from catalog.services import bump_versions
 from scraper.embeds import remember_embed_hosts
 from scraper.mirrors import remember_mirror_actions
 from scraper.page_retries import record_page_results
-from scraper.parsers import AnimeDetail, EpisodePage, ParsedDownload
-from scraper.parsers.types import BatchPage
+from scraper.parsers.types import AnimeDetail, BatchPage, EpisodePage, ParsedDownload
 
 __all__ = ["AnimeBundle", "Counts", "ingest_anime"]
 
@@ -158,7 +157,7 @@ def _insert_rows(model: type[models.Model], rows: list[Row]) -> None:
             values.append(value)
         params.append(values)
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in fields)
+    columns = ", ".join(qn(str(f.column)) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     # Only quoted identifiers from the model are formatted in; values are parameters.
     sql = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
@@ -180,7 +179,7 @@ def _stored_links(
         return result
     names = ("pk", owner_field, *key_fields, *value_fields)
     key_end = 2 + len(key_fields)
-    query = model.objects.filter(**{f"{owner_field}__in": ids}).order_by()
+    query = model._default_manager.filter(**{f"{owner_field}__in": ids}).order_by()
     for values in query.values_list(*names):
         result.setdefault(values[1], {})[values[2:key_end]] = dict(zip(names, values, strict=True))
     return result
@@ -219,13 +218,13 @@ def _sync_links(
         if rows and leftover:
             to_delete.extend(row["pk"] for row in leftover.values())
     if to_delete:
-        model.objects.filter(pk__in=to_delete).delete()
+        model._default_manager.filter(pk__in=to_delete).delete()
         counts.updated += len(to_delete)
     if to_create:
         _insert_rows(model, to_create)
         counts.created += len(to_create)
     if to_update:
-        model.objects.bulk_update(to_update, sorted(update_fields))
+        model._default_manager.bulk_update(to_update, sorted(update_fields))
         counts.updated += len(to_update)
 
 
@@ -323,14 +322,8 @@ def _upsert_anime(bundle: AnimeBundle, counts: Counts) -> tuple[Anime, bool]:
     return anime, False
 
 
-def _upsert_episodes(anime: Anime, bundle: AnimeBundle, counts: Counts) -> dict[str, Episode]:
-    pages = {page.slug: page for page in bundle.episodes}
-    slugs = [ref.slug for ref in bundle.detail.episodes] + [
-        s for s in pages if s not in {r.slug for r in bundle.detail.episodes}
-    ]
-    stored = {e.slug: e for e in Episode.objects.filter(slug__in=slugs)}
-    to_create: list[Episode] = []
-    to_update: list[Episode] = []
+def _episode_values(bundle: AnimeBundle) -> dict[str, dict[str, Any]]:
+    """Slug -> the column values the anime's page and the episode pages give."""
     wanted: dict[str, dict[str, Any]] = {}
     for ref in bundle.detail.episodes:
         wanted[ref.slug] = {
@@ -338,13 +331,23 @@ def _upsert_episodes(anime: Anime, bundle: AnimeBundle, counts: Counts) -> dict[
             "number": _decimal(ref.number),
             "published_on": ref.published_on,
         }
-    for slug, page in pages.items():
-        values = wanted.setdefault(slug, {"title": page.title, "number": None})
+    # One page per slug, the last one given (as a dict of the pages keeps it).
+    for page in {page.slug: page for page in bundle.episodes}.values():
+        values = wanted.setdefault(page.slug, {"title": page.title, "number": None})
         values["post_id"] = page.post_id
         # Checked again here (the parser already did): nothing but http(s) is stored.
         values["default_embed_url"] = safe_http_url(page.default_embed_url) or ""
         if page.published_on and not values.get("published_on"):
             values["published_on"] = page.published_on
+    return wanted
+
+
+def _upsert_episodes(anime: Anime, bundle: AnimeBundle, counts: Counts) -> dict[str, Episode]:
+    wanted = _episode_values(bundle)
+    slugs = list(wanted)
+    stored = {e.slug: e for e in Episode.objects.filter(slug__in=slugs)}
+    to_create: list[Episode] = []
+    to_update: list[Episode] = []
     for slug, values in wanted.items():
         episode = stored.get(slug)
         if episode is None:
@@ -354,15 +357,26 @@ def _upsert_episodes(anime: Anime, bundle: AnimeBundle, counts: Counts) -> dict[
             episode = Episode(anime=anime, slug=slug, **given)
             episode.title = episode.title or slug
             to_create.append(episode)
+        elif _assign(episode, values) | _move_to(episode, anime):
+            to_update.append(episode)
         else:
-            changed = _assign(episode, values)
-            if episode.anime_id != anime.pk:
-                episode.anime = anime
-                changed = True
-            if changed:
-                to_update.append(episode)
-            else:
-                counts.unchanged += 1
+            counts.unchanged += 1
+    _save_episodes(to_create, to_update, counts)
+    if any(e.pk is None for e in to_create):  # backends whose INSERT returns no ids
+        stored.update({e.slug: e for e in Episode.objects.filter(slug__in=slugs)})
+    else:
+        stored.update({e.slug: e for e in to_create})
+    return stored
+
+
+def _move_to(episode: Episode, anime: Anime) -> bool:
+    if episode.anime_id == anime.pk:
+        return False
+    episode.anime = anime
+    return True
+
+
+def _save_episodes(to_create: list[Episode], to_update: list[Episode], counts: Counts) -> None:
     if to_create:
         Episode.objects.bulk_create(to_create)
         counts.created += len(to_create)
@@ -373,11 +387,6 @@ def _upsert_episodes(anime: Anime, bundle: AnimeBundle, counts: Counts) -> dict[
         fields = ["anime", "title", "number", "published_on", "post_id", "default_embed_url"]
         Episode.objects.bulk_update(to_update, [*fields, "updated_at"])
         counts.updated += len(to_update)
-    if any(e.pk is None for e in to_create):  # backends whose INSERT returns no ids
-        stored.update({e.slug: e for e in Episode.objects.filter(slug__in=slugs)})
-    else:
-        stored.update({e.slug: e for e in to_create})
-    return stored
 
 
 def _sync_episode_links(episodes: dict[str, Episode], pages: list[EpisodePage], c: Counts) -> None:

@@ -312,7 +312,7 @@ def test_ingest_refuses_unsafe_urls_the_parser_let_through(origin: FakeOrigin, s
 
 
 def test_safe_http_url_accepts_only_absolute_http_urls_with_a_host() -> None:
-    from scraper.parsers.common import safe_http_url, url_host
+    from catalog.safe_urls import safe_http_url, url_host
 
     refused = [
         "javascript:alert(1)",

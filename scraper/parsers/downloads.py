@@ -7,13 +7,14 @@ import re
 
 from selectolax.lexbor import LexborNode
 
+from catalog.safe_urls import safe_http_url
+
 from .common import (
     ParseError,
     attr,
     load_document,
     node_text,
     page_slug,
-    safe_http_url,
     slug_from_url,
     url_kind,
 )

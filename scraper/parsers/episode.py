@@ -10,6 +10,8 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from catalog.safe_urls import safe_http_url
+
 from .common import (
     Document,
     ParseError,
@@ -19,7 +21,6 @@ from .common import (
     media_src,
     node_text,
     page_slug,
-    safe_http_url,
     slug_from_url,
     url_kind,
 )
