@@ -93,6 +93,13 @@ def _is_otakudesu_host(host: str) -> bool:
     return bool(_OTAKUDESU_HOST.search(host.rstrip(".").lower()))
 
 
+def _http_base(base_url: str) -> httpx.URL:
+    base = httpx.URL(base_url)
+    if base.scheme not in _DEFAULT_PORTS or not base.host:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+    return base
+
+
 class OriginClient:
     """Polite, allowlisted HTTP client toward an otakudesu origin. See the module doc."""
 
@@ -119,9 +126,7 @@ class OriginClient:
         budget: Budget | None = None,
         jar: SharedJar | None = None,
     ) -> None:
-        base = httpx.URL(base_url)
-        if base.scheme not in _DEFAULT_PORTS or not base.host:
-            raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        base = _http_base(base_url)
         self.base_url: str = self._normalise_base(base)
         self.request_count: int = 0
         self.retries = max(0, retries)

@@ -223,7 +223,8 @@ def test_interrupt_marks_the_run_and_leaves_no_half_written_anime(
     origin: FakeOrigin, monkeypatch
 ) -> None:
     calls = {"n": 0}
-    real = ingest._sync_episode_links
+    # Called last inside ingest's transaction, after the anime, episodes and links.
+    real = ingest.record_page_results
 
     def interrupt_on_second(*args, **kwargs):
         calls["n"] += 1
@@ -231,7 +232,7 @@ def test_interrupt_marks_the_run_and_leaves_no_half_written_anime(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest, "_sync_episode_links", interrupt_on_second)
+    monkeypatch.setattr(ingest, "record_page_results", interrupt_on_second)
     with pytest.raises(KeyboardInterrupt):
         crawl(origin, limit=5)
     run = ScrapeRun.objects.get()
