@@ -1,35 +1,15 @@
-"""One request budget per remote host, shared by every process that talks to the origin.
+"""One request budget per remote host, shared by every process that talks to the origin:
+web processes resolving mirrors and the worker crawling must together stay within
+``SCRAPER_RATE_LIMIT``, not each on its own.
 
-Why: the web processes (viewers switching mirrors) and the worker (crawls) each used to
-build their own HTTP client with its own rate limiter. Together they sent the origin many
-times the configured rate.
-
-One "next free slot" time (a GCRA theoretical arrival time) per host: a slot is
-``1 / SCRAPER_RATE_LIMIT`` seconds long and every request attempt, retries included, takes
-one. On Redis (``REDIS_URL`` set) the slots live in Redis and are taken by one Lua script
-with Redis's own clock, so every process on every host agrees; without Redis they live in
-this process (shared by all its threads and clients).
-
-Two lanes share a host's budget:
-
-* ``viewer`` (a mirror a viewer is waiting for) reserves the next free slot, however far
-  it is, unless that is more than ``max_wait`` seconds away: then nothing is reserved and
-  the caller is told when to come back (the view answers 503 at once).
-* ``crawl`` (crawls, pre-resolving, health checks) never reserves a future slot: it takes
-  a slot only when one is free *now*, otherwise waits and asks again. Queued viewers
-  therefore always go first. While viewers were seen in the last ``VIEWER_ACTIVE_SECONDS``,
-  the crawl also keeps ``viewer_share`` of the budget free (it spaces its own requests
-  ``interval / (1 - share)`` apart), so an arriving viewer usually finds a free slot.
-
-A slot is a reservation made ahead of time; right before sending, the client also claims
-the send (:meth:`Budget.claim`): sends are one interval apart by the clock at send time
-too, so a sleep that overran its slot or a thread that got the CPU late does not put two
-requests back to back. An origin answering 429 with Retry-After pushes the host's next
-free slot that far out for everybody (:meth:`Budget.penalize`).
-
-Django is only touched by :func:`shared_budget` and the Redis helpers; the classes take
-what they need as arguments so the client can be used (and tested) without it. The
-clearance cookie jar, shared the same way, is :mod:`scraper.cookies`.
+A host has one "next free slot" time (GCRA); every attempt, retries included, takes a
+slot, in Redis by one Lua script on Redis's clock (``REDIS_URL``), else in this process.
+Two lanes: ``viewer`` reserves the next slot unless it is more than ``max_wait`` away (then
+the view answers 503 at once); ``crawl`` only takes a slot free *now* and, while viewers
+were seen lately, leaves them ``viewer_share`` of the budget, so viewers go first. Right
+before sending, a client also claims the send (:meth:`Budget.claim`), so late threads do
+not send back to back; a 429 Retry-After pushes the host's slots back for everybody.
+Django is only touched by :func:`shared_budget` and the Redis helpers.
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """Overlap locks for background work, kept in Django's cache.
 
-``cache.add`` only stores a key that is absent, atomically on Redis (and within one
-process on the local-memory cache), so it doubles as a mutex. The value names its holder
-(a random token, the owner ``host:pid``, since when, and the ScrapeRun it runs), so a
-skipped run can say who holds the lock and a holder only ever releases (or extends) its own
-lock, never one a later run took after ours expired.
-
-Locks live briefly (``SCRAPER_RUN_STALE_SECONDS``, two minutes by default) and the run's
-heartbeat (:mod:`scraper.runs`) refreshes them: a holder killed on another host blocks the
-work for that long at most, and one killed on this host not at all, since ``acquire`` takes
-over a lock whose holder ``is_dead`` says is gone.
-
-They are kept in the ``coordination`` cache when the settings define one (the broker's
-Redis, which never evicts), else in ``default``. With the local-memory cache (development
-without Redis) a lock only covers one process; :func:`scraper.runs.claim` therefore also
-refuses to start while a live run of the same work is recorded in the database.
+``cache.add`` stores only an absent key, atomically on Redis, so it is a mutex. The value
+names its holder (token, ``host:pid``, since when, its ScrapeRun), so a skipped run says who
+holds it and a holder only releases its own lock. Locks live ``SCRAPER_RUN_STALE_SECONDS``
+and the run's heartbeat (:mod:`scraper.runs`) refreshes them; ``acquire`` takes over a lock
+whose holder is dead. They live in the ``coordination`` cache (the broker's Redis, which
+never evicts) when defined; with the local-memory cache a lock covers one process only.
 """
 
 from __future__ import annotations

@@ -1,21 +1,12 @@
-"""Who runs a piece of background work, whether it is still alive, and how it is stopped.
+"""Who runs a piece of background work, whether it is still alive, and how it is stopped
+(README.md, "Operating it").
 
-The design in four rules (README.md, "Operating it"):
-
-1. A run in progress (a ScrapeRun with status ``running``) names its **owner**
-   (``"host:pid"``) and shows it is alive: a small thread writes ``heartbeat_at`` every
-   ``SCRAPER_HEARTBEAT_SECONDS`` and refreshes the run's lock, whose lifetime is only
-   ``SCRAPER_RUN_STALE_SECONDS``.
-2. A running run is **dead** when its owner is on this host and that process is gone
-   (known at once), or when its heartbeat is older than ``SCRAPER_RUN_STALE_SECONDS``
-   (any host: a process on another machine, frozen, or a pid reused after a restart).
-3. Every run **closes the dead runs** it finds as ``interrupted`` before it starts and takes
-   over a lock whose holder is dead, so a killed crawl blocks the next one for seconds at
-   most on the same host, ``SCRAPER_RUN_STALE_SECONDS`` across hosts, not for hours.
-4. A **stop request** (SIGTERM to ``qcluster`` or ``manage.py scrape``) sets a flag that the
-   cluster's processes share; the crawl checks it before each page and ends ``interrupted``
-   without writing the anime it was fetching (each anime is written in one transaction
-   once all its pages are in).
+A running ScrapeRun names its owner (``host:pid``) and a heartbeat thread refreshes its
+``heartbeat_at`` and its lock. It is dead when its owner on this host is gone, or its
+heartbeat is older than ``SCRAPER_RUN_STALE_SECONDS``; every run closes the dead ones it
+finds as ``interrupted`` and takes over their locks, so a killed crawl blocks the next one
+for minutes at most. A stop request (SIGTERM) sets a flag shared by the cluster's
+processes; the crawl checks it before each page and ends ``interrupted``.
 """
 
 from __future__ import annotations

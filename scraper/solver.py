@@ -1,24 +1,12 @@
 """Pass a Cloudflare-style JavaScript challenge in a real headless browser.
 
-When :class:`~scraper.client.OriginClient` raises :class:`~scraper.client.ChallengeError`,
-the crawl calls :func:`solve_challenge`: it opens the page in Debian's Chromium through
-Playwright's sync API, lets the challenge script run until the page is a normal page again
-(and ``cf_clearance`` is set), then hands the browser's cookies and its User-Agent to the
-HTTP client. The crawl goes on with plain HTTP; a browser only runs when a challenge shows.
-
-Why the guards:
-
-* Rate limit: a browser per challenged page would hammer the origin (and look like an
-  attack) when clearance does not stick. At most one solve per host per
-  ``SOLVER_MIN_INTERVAL_MINUTES``; within that window a client that has not yet received
-  the last clearance gets it again without a browser, otherwise :class:`SolverError`.
-* Time limit: a challenge that never clears (an outright block, a CAPTCHA) must fail the
-  run with a clear message, not hang a worker.
-* One browser at a time per process (a module lock): Chromium is the heaviest thing the
-  worker does, and a second thread waiting for the lock can reuse the fresh clearance.
-
-Django settings are read inside the function so importing this module stays cheap and
-does not need a configured Django.
+When the client raises ChallengeError, the crawl calls :func:`solve_challenge`: Debian's
+Chromium (Playwright) opens the page until it is a normal page again, and its cookies and
+User-Agent go to the HTTP client, which carries on with plain HTTP. Guards: at most one
+browser solve per host per ``SOLVER_MIN_INTERVAL_MINUTES`` (a browser per challenged page
+would look like an attack when the clearance does not stick); a time limit (a CAPTCHA must
+fail the run, not hang a worker); one browser at a time per process. Django settings are
+read inside the functions, so importing this module needs no configured Django.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """`manage.py qcluster`: django-q2's cluster, stopping a running crawl on SIGTERM/SIGINT.
 
-django-q2 alone stops like this: the cluster's main process catches SIGTERM and SIGINT
-and tells its sentinel to stop; the sentinel stops taking tasks and waits for every
-worker to finish the task it has, with no deadline; the workers never see a signal
-(SIGINT is ignored in them, SIGTERM reaches only the main process under `docker stop`).
-A full crawl would keep `docker stop` (or Ctrl-C on `make run`) waiting for hours, until
-Compose kills it all.
-
-This command is django-q2's own (it replaces it: the scraper app is listed before
-django_q in INSTALLED_APPS), with one addition: on SIGTERM or SIGINT the main process
-first sets the stop flag of scraper.runs, which its sentinel and workers share (shared
-memory made before they are forked). A crawl checks the flag before each page, so it
-ends within one page, marks its run interrupted and releases its lock; then django-q2's
-usual shutdown follows and the cluster exits.
+django-q2 alone waits, with no deadline, for every worker to finish its task: a full crawl
+would keep `docker stop` waiting for hours. This command (it replaces django-q2's: the
+scraper app comes first in INSTALLED_APPS) first sets scraper.runs' stop flag, shared with
+the forked sentinel and workers; the crawl ends within one page, marks its run
+interrupted, and django-q2's usual shutdown follows.
 """
 
 from __future__ import annotations
