@@ -39,11 +39,11 @@ migrate: venv
 # The site on SQLite + in-process cache + django-q2's ORM broker, with a worker beside it.
 # On an empty database the worker starts the first crawl of OTAKUDESU_BASE_URL.
 run: migrate
-	DEBUG=$${DEBUG:-1} AUTO_FIRST_CRAWL=$${AUTO_FIRST_CRAWL:-1} scripts/run-dev.sh $(HOST) $(PORT)
+	DEBUG=$${DEBUG:-1} AUTO_FIRST_CRAWL=$${AUTO_FIRST_CRAWL:-1} PY=$(PY) scripts/run-dev.sh $(HOST) $(PORT)
 
 # Fills the site offline from the project's own fake origin, then serves it.
 demo: migrate
-	DEBUG=$${DEBUG:-1} scripts/demo.sh $(HOST) $(PORT)
+	DEBUG=$${DEBUG:-1} PY=$(PY) scripts/demo.sh $(HOST) $(PORT)
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -7,7 +7,7 @@ host=${1:-127.0.0.1}
 port=${2:-8000}
 origin_port=${DEMO_ORIGIN_PORT:-8001}
 size=${DEMO_SIZE:-300}
-py=.venv/bin/python
+py=${PY:-.venv/bin/python}  # the Makefile passes its venv's
 var=${OTAKUSITE_VAR_DIR:-var}
 mkdir -p "$var"
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 host=${1:-127.0.0.1}
 port=${2:-8000}
-py=.venv/bin/python
+py=${PY:-.venv/bin/python}  # the Makefile passes its venv's
 var=${OTAKUSITE_VAR_DIR:-var}
 # Seconds the worker gets to stop cleanly (its crawl stops before its next page and marks
 # its run interrupted) before what is left of it is killed.
