@@ -44,7 +44,7 @@ class LatestEpisodesFeed(Feed):
 
 
 class AnimeEpisodesFeed(Feed):
-    def get_object(self, request: HttpRequest, slug: str) -> Anime:  # type: ignore[override]
+    def get_object(self, request: HttpRequest, slug: str) -> Anime:
         return sel.anime_head(slug)
 
     def title(self, obj: Anime) -> str:

@@ -25,7 +25,7 @@ class StaticSitemap(Sitemap):
             "catalog:jadwal",
         ]
 
-    def location(self, item: str) -> str:  # type: ignore[override]
+    def location(self, item: str) -> str:
         return reverse(item)
 
 
