@@ -1,4 +1,4 @@
-"""Issue 11 item 13: recycling gunicorn workers must not cost viewers errors.
+"""Recycling gunicorn workers must not cost viewers errors.
 
 A bounded wrk run (32 keep-alive connections, about 12 s) against real gunicorn with the
 shipped deploy/gunicorn.conf.py, on a site filled from the fake origin with its private
