@@ -196,29 +196,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     connection timeouts (DB_*_TIMEOUT, REDIS_*), so this answers within seconds.
     """
     checks: dict[str, Any] = {"database": False, "cache": False}
-    status = None
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = True
-        status = sitestatus.read()
-    except Exception as exc:
-        checks["database_error"] = str(exc)[:200]
-        resilience.close_broken_connections()
-    dependencies = {"database": "up" if checks["database"] else "down"}
-    for alias in settings.CACHES:
-        up = _cache_answers(alias)
-        dependencies["cache" if alias == "default" else f"cache_{alias}"] = "up" if up else "down"
+    status = _database_status(checks)
+    dependencies = _dependencies(database_up=checks["database"])
     checks["cache"] = dependencies["cache"] == "up"
-    age = status.age if status else None
-    checks["last_update"] = status.last_ok_at.isoformat() if status and status.last_ok_at else None
-    checks["last_update_age_seconds"] = int(age.total_seconds()) if age else None
-    checks["stale"] = bool(status and status.is_stale)
-    checks["now"] = timezone.now().isoformat()
-    # Whether this process may trust its in-memory versions (catalog/nearcache.py).
-    near = nearcache.current()
-    checks["near_cache"] = "off" if near is nearcache.OFF else ("live" if near.live else "down")
-    dependencies["near_cache"] = checks["near_cache"]
+    checks.update(_freshness(status))
+    checks["near_cache"] = dependencies["near_cache"]
     checks["dependencies"] = dependencies
     checks["ok"] = checks["database"]
     if not checks["ok"]:
@@ -230,6 +212,43 @@ def healthz(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(checks, status=200 if checks["ok"] else 503)
     patch_cache_control(response, no_store=True)
     return response
+
+
+def _database_status(checks: dict[str, Any]) -> sitestatus.SiteStatus | None:
+    """The site status when the database answers (`checks` says whether it did)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = True
+        return sitestatus.read()
+    except Exception as exc:
+        checks["database_error"] = str(exc)[:200]
+        resilience.close_broken_connections()
+        return None
+
+
+def _dependencies(*, database_up: bool) -> dict[str, str]:
+    dependencies = {"database": "up" if database_up else "down"}
+    for alias in settings.CACHES:
+        up = _cache_answers(alias)
+        dependencies["cache" if alias == "default" else f"cache_{alias}"] = "up" if up else "down"
+    # Whether this process may trust its in-memory versions (catalog/nearcache.py).
+    near = nearcache.current()
+    if near is nearcache.OFF:
+        dependencies["near_cache"] = "off"
+    else:
+        dependencies["near_cache"] = "live" if near.live else "down"
+    return dependencies
+
+
+def _freshness(status: sitestatus.SiteStatus | None) -> dict[str, Any]:
+    age = status.age if status else None
+    return {
+        "last_update": status.last_ok_at.isoformat() if status and status.last_ok_at else None,
+        "last_update_age_seconds": int(age.total_seconds()) if age else None,
+        "stale": bool(status and status.is_stale),
+        "now": timezone.now().isoformat(),
+    }
 
 
 def _cache_answers(alias: str) -> bool:

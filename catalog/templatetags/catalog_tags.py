@@ -11,6 +11,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from catalog import pagecache
+
 register = template.Library()
 
 # The schedule stores the origin's Indonesian day names; these make them translatable.
@@ -96,8 +98,6 @@ def episode_list(episodes: list[Any], anime: Any, current: str = "") -> SafeStri
     built with plain string formatting: a template loop over 1,000 episodes was most of
     an uncached page's time (BENCHMARKS.md, "Site").
     """
-    from catalog import pagecache
-
     key = f"eplist:{anime.pk}:{anime.version}:{get_language()}"
     html = pagecache.versioned(key, lambda: render_episode_list(episodes))
     if current:
