@@ -169,18 +169,22 @@ def lookup(near: nearcache.NearCache, key: str) -> tuple[sitestatus.SiteStatus, 
     A page is cached under a key without the status token and stored with it, so one
     cache round trip fetches both; this process's near copies of both spare even that.
     """
-    kept = near.recent(SITE_STATUS_KEY)  # (status, token): the token costs a clock read
+    # (status, token): the token costs a clock read.
+    kept: tuple[sitestatus.SiteStatus, str] | None = near.recent(SITE_STATUS_KEY)
     entry = near.page(key)
+    hits: dict[str, Any] = {}
     if kept is None or entry is None:
         hits = cache.get_many([SITE_STATUS_KEY, key])
-        if kept is None:
-            status = hits.get(SITE_STATUS_KEY)
-            if status is None:
-                status = sitestatus.read()
-                cache.set(SITE_STATUS_KEY, status, SITE_STATUS_SECONDS)
-            kept = (status, status.page_token)
-            near.keep_recent(SITE_STATUS_KEY, kept, NEAR_RECENT_SECONDS)
-        if entry is None and (entry := hits.get(key)) is not None:
+    if kept is None:
+        status = hits.get(SITE_STATUS_KEY)
+        if status is None:
+            status = sitestatus.read()
+            cache.set(SITE_STATUS_KEY, status, SITE_STATUS_SECONDS)
+        kept = (status, status.page_token)
+        near.keep_recent(SITE_STATUS_KEY, kept, NEAR_RECENT_SECONDS)
+    if entry is None:
+        entry = hits.get(key)
+        if entry is not None:
             near.keep_page(key, entry, len(entry[1]))
     return kept[0], kept[1], entry
 

@@ -222,8 +222,8 @@ def today_schedule() -> list[Anime]:
     return [a for a in rows if normalise_day(a.release_day) == today]
 
 
-def az_groups() -> list[tuple[str, list[dict[str, Any]]]]:
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def az_groups() -> list[tuple[str, list[Any]]]:
+    groups: dict[str, list[Any]] = defaultdict(list)
     for row in Anime.objects.order_by("title", "id").values("slug", "title", "type", "status"):
         groups[first_letter(row["title"])].append(row)
     return [
@@ -325,7 +325,8 @@ def anime_context(anime: Anime) -> AnimeContext:
     )
     batches: dict[int, BatchDownloads] = {}
     for link in links:
-        batches.setdefault(link.batch_id, BatchDownloads(link.batch)).links.append(link)
+        if (batch := link.batch) is not None:  # always: the links are read by their batch
+            batches.setdefault(batch.pk, BatchDownloads(batch)).links.append(link)
     return AnimeContext(
         anime=anime,
         genres=list(anime.genres.order_by("name")),
