@@ -54,8 +54,12 @@ def until_change[T](key: Hashable, load: Callable[[], T]) -> T:
     return nearcache.current().memo(key, load)
 
 
-def versioned[T](key: str, load: Callable[[], T], seconds: int = VERSIONED_SECONDS) -> T:
-    """`load()`, shared by every process under `key`, which must name the data's version."""
+def versioned[T](
+    parts: tuple[object, ...], load: Callable[[], T], seconds: int = VERSIONED_SECONDS
+) -> T:
+    """`load()`, shared by every process under a key made of `parts`, which must name the
+    data's version (and the language when the value is text shown to viewers)."""
+    key = ":".join(map(str, parts))
     value = cache.get(key)
     if value is None:
         value = load()

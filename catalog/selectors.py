@@ -311,7 +311,7 @@ def episode_rows(anime: Anime) -> list[EpisodeRow]:
             .values_list("slug", "title", "number", "published_on")
         ]
 
-    rows = pagecache.versioned(f"eprows:{anime.pk}:{anime.version}", load)
+    rows = pagecache.versioned(("eprows", anime.pk, anime.version), load)
     return [EpisodeRow(*row) for row in rows]
 
 

@@ -98,8 +98,8 @@ def episode_list(episodes: list[Any], anime: Any, current: str = "") -> SafeStri
     built with plain string formatting: a template loop over 1,000 episodes was most of
     an uncached page's time (BENCHMARKS.md, "Site").
     """
-    key = f"eplist:{anime.pk}:{anime.version}:{get_language()}"
-    html = pagecache.versioned(key, lambda: render_episode_list(episodes))
+    parts = ("eplist", anime.pk, anime.version, get_language())
+    html = pagecache.versioned(parts, lambda: render_episode_list(episodes))
     if current:
         item = f'<li data-episode="{escape(current)}">'
         html = html.replace(item, f'{item[:-1]} class="current" aria-current="page">', 1)
