@@ -313,9 +313,10 @@ def render(
 HISTORY = " ".join(
     [
         "Before (2026-12-07, same machine and script): without one build per page per process",
-        "(`catalog/pagecache.py` `_BUILD_LOCKS`), the home page while crawling gave 112 requests/s,",
-        "p99 1,680 ms and 48 socket errors (wrk timeouts): the crawl changes the catalogue",
-        "every few seconds, and every thread asking for the home page at that moment rendered",
+        "(`catalog/pagecache.py` `_BUILD_LOCKS`), the home page while crawling gave 112",
+        "requests/s, p99 1,680 ms and 48 socket errors (wrk timeouts): the crawl changes the",
+        "catalogue every few seconds, and every thread asking for the home page at that moment",
+        "rendered",
         "it. With the old `max_requests = 2000` in deploy/gunicorn.conf.py, 12 s of",
         "`wrk -c32` straight at gunicorn gave 5 worker restarts and 15 read + 32 timeout socket",
         "errors (tests/test_gunicorn_recycling.py); restarting a worker every ~100 requests",
