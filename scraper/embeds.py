@@ -20,12 +20,6 @@ from catalog.safe_urls import url_host
 logger = logging.getLogger("scraper.embeds")
 
 
-def embed_host(url: str | None) -> str | None:
-    """The lower-case `host[:port]` of a safe http(s) embed URL (what EmbedHost stores),
-    else None (javascript:, data:, user info, no host...)."""
-    return url_host(url)
-
-
 # last_seen is written at most this often per host: every ingest would otherwise update
 # (and lock) the same few rows that web processes resolving mirrors also touch.
 EMBED_HOST_SEEN_EVERY = datetime.timedelta(hours=1)
@@ -38,7 +32,8 @@ def remember_embed_hosts(urls: Iterable[str | None]) -> list[str]:
     the CSP, the player and the health check until EMBED_HOSTS_ALLOWED lists it or an admin
     approves it (catalog.embed_policy). A new pending host is logged once, here.
     """
-    hosts = {h for h in (embed_host(u) for u in urls) if h}
+    # EmbedHost stores the lower-case `host[:port]` of a safe http(s) URL.
+    hosts = {h for h in (url_host(u) for u in urls) if h}
     if not hosts:
         return []
     now = timezone.now()

@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from catalog.embed_policy import allowed_hosts_q
 from catalog.models import EmbedHost, StreamLink
+from catalog.safe_urls import url_host
 from scraper.client import ChallengeError, ClientError, FetchError, OriginClient
-from scraper.embeds import embed_host
 
 __all__ = ["CheckSummary", "check_mirrors"]
 
@@ -111,7 +111,7 @@ def check_mirrors(*, limit: int | None = None, client: OriginClient | None = Non
     try:
         for pk, url, was_ok in links:
             # EmbedHost stores the netloc (host[:port]) the scraper saw in embed URLs.
-            host = embed_host(url)
+            host = url_host(url)
             if not host or host not in known:
                 summary.skipped += 1
                 continue
