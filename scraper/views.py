@@ -44,7 +44,7 @@ def _mirror_busy(exc: mirrors.MirrorBusy) -> JsonResponse:
 
 @require_GET
 def mirror(request: HttpRequest, link_id: int) -> JsonResponse:
-    """Resolve one mirror server-side (through the pipeline's service) for the player."""
+    """Resolve one mirror server-side (scraper.mirrors.resolve_mirror) for the player."""
     if not StreamLink.objects.filter(pk=link_id).exists():
         return JsonResponse({"ok": False, "error": _("Mirror tidak ditemukan.")}, status=404)
     key = f"mirror:{link_id}"
