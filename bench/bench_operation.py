@@ -135,6 +135,82 @@ def versions() -> str:
     )
 
 
+def _start_nginx(web_port: int, tmp: Path, started: list[object]) -> str:
+    """The shipped nginx config in front of gunicorn; returns its base URL."""
+    from tests.edge_helpers import local_nginx_conf
+    from tests.procs import free_port, start_nginx
+
+    nginx_port = free_port()
+    nginx_dir = tmp / "nginx"
+    nginx_dir.mkdir()
+    conf = local_nginx_conf(
+        nginx_dir,
+        listen_port=nginx_port,
+        web_port=web_port,
+        static_dir=tmp / "staticfiles",
+        extra_swaps={"include /etc/nginx/tls/*.conf;": ""},
+    )
+    started.append(start_nginx(conf, nginx_dir, port=nginx_port))
+    return f"http://127.0.0.1:{nginx_port}"
+
+
+def _measure(
+    *,
+    pages: dict[str, str],
+    env: dict[str, str],
+    tmp: Path,
+    seconds: int,
+    runs: list[Run],
+    started: list[object],
+) -> float:
+    """wrk on each page idle, then while a full crawl runs; returns the crawl's seconds."""
+    from tests.procs import start_manage
+
+    for url in pages.values():  # warm the cache and the near cache
+        wrk(url, 2, "warm-up")
+    for label, url in pages.items():
+        print(f"bench_operation: {label}, idle ...")
+        runs.append(wrk(url, seconds, f"{label}, idle"))
+    crawl = start_manage(env, tmp, "scrape", "full", name="crawl")
+    started.append(crawl)
+    crawl_start = time.monotonic()
+    for label, url in pages.items():
+        print(f"bench_operation: {label}, while crawling ...")
+        run = wrk(url, seconds, f"{label}, crawl running")
+        run.crawl_running_at_end = crawl.process.poll() is None
+        runs.append(run)
+    crawl.process.wait(timeout=3600)
+    return time.monotonic() - crawl_start
+
+
+def _shipped_cache_args() -> list[str]:
+    """The cache Redis's memory bound and eviction policy as docker-compose.yml ships them."""
+    from tests.edge_helpers import compose_services, option, redis_command_args
+
+    cache_args = redis_command_args(compose_services()["redis-cache"])
+    return [
+        "--maxmemory", option(cache_args, "maxmemory") or "256mb",
+        "--maxmemory-policy", option(cache_args, "maxmemory-policy") or "allkeys-lru",
+    ]  # fmt: skip
+
+
+def _database_url(tmp: Path, started: list[object]) -> str:
+    """A private MariaDB when the server is installed, else SQLite."""
+    import pytest
+
+    from tests.procs import MARIADBD, start_mariadb
+
+    if MARIADBD:
+        try:
+            mariadb = start_mariadb(tmp, timezones=True)
+        except pytest.skip.Exception:
+            pass
+        else:
+            started.append(mariadb)
+            return mariadb.url("otakusite")
+    return f"sqlite:///{tmp / 'site.sqlite3'}"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
@@ -148,41 +224,22 @@ def main(argv: list[str]) -> int:
         print(f"bench_operation: skipped, not installed: {', '.join(missing)}")
         return 0
 
-    import pytest
-
-    from tests.edge_helpers import compose_services, local_nginx_conf, option, redis_command_args
     from tests.fake_origin import FakeOrigin
     from tests.procs import (
-        MARIADBD,
-        free_port,
         manage,
         prepare_site,
         site_env,
         start_gunicorn,
-        start_manage,
-        start_mariadb,
-        start_nginx,
         start_redis,
     )
 
-    cache_args = redis_command_args(compose_services()["redis-cache"])
-    shipped_cache = [
-        "--maxmemory", option(cache_args, "maxmemory") or "256mb",
-        "--maxmemory-policy", option(cache_args, "maxmemory-policy") or "allkeys-lru",
-    ]  # fmt: skip
+    shipped_cache = _shipped_cache_args()
     workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * (os.cpu_count() or 1) + 1, 8))
     tmp = Path(tempfile.mkdtemp(prefix="bench-operation-"))
     runs: list[Run] = []
     started: list[object] = []
     try:
-        db_url = f"sqlite:///{tmp / 'site.sqlite3'}"
-        if MARIADBD:
-            try:
-                mariadb = start_mariadb(tmp, timezones=True)
-                started.append(mariadb)
-                db_url = mariadb.url("otakusite")
-            except pytest.skip.Exception:
-                pass
+        db_url = _database_url(tmp, started)
         broker = start_redis(tmp, extra_args=["--maxmemory-policy", "noeviction"])
         cache = start_redis(tmp, extra_args=shipped_cache)
         started += [broker, cache]
@@ -202,35 +259,11 @@ def main(argv: list[str]) -> int:
             anime = manage(env, "shell", "-c", _FIRST_ANIME).stdout.strip().splitlines()[-1]
             web = start_gunicorn(env, tmp, workers=workers)
             started.append(web)
-            nginx_port = free_port()
-            nginx_dir = tmp / "nginx"
-            nginx_dir.mkdir()
-            conf = local_nginx_conf(
-                nginx_dir,
-                listen_port=nginx_port,
-                web_port=web.port,
-                static_dir=tmp / "staticfiles",
-                extra_swaps={"include /etc/nginx/tls/*.conf;": ""},
-            )
-            nginx = start_nginx(conf, nginx_dir, port=nginx_port)
-            started.append(nginx)
-            base = f"http://127.0.0.1:{nginx_port}"
+            base = _start_nginx(web.port, tmp, started)
             pages = {"cached anime page": f"{base}{anime}", "home page": f"{base}/"}
-            for url in pages.values():  # warm the cache and the near cache
-                wrk(url, 2, "warm-up")
-            for label, url in pages.items():
-                print(f"bench_operation: {label}, idle ...")
-                runs.append(wrk(url, args.seconds, f"{label}, idle"))
-            crawl = start_manage(env, tmp, "scrape", "full", name="crawl")
-            started.append(crawl)
-            crawl_start = time.monotonic()
-            for label, url in pages.items():
-                print(f"bench_operation: {label}, while crawling ...")
-                run = wrk(url, args.seconds, f"{label}, crawl running")
-                run.crawl_running_at_end = crawl.process.poll() is None
-                runs.append(run)
-            crawl.process.wait(timeout=3600)
-            crawl_seconds = time.monotonic() - crawl_start
+            crawl_seconds = _measure(
+                pages=pages, env=env, tmp=tmp, seconds=args.seconds, runs=runs, started=started
+            )
             restarts = web.log_text().count("Booting worker") - workers
             anime_count = manage(env, "shell", "-c", _COUNT).stdout.strip().splitlines()[-1]
     finally:
