@@ -62,6 +62,17 @@ def busiest_second(times: list[float], width: float = 1.0) -> int:
     return best
 
 
+def assert_paced(times: list[float], rate: float) -> None:
+    """The requests were spread at the rate: slots are 1/rate s apart, so n requests span
+    at least (n - 1)/rate s (a fifth off for a first sender the busy machine delayed:
+    delays only ever stretch the span), and no second holds more than twice the rate (a
+    descheduled sender arrives next to the following ones)."""
+    ordered = sorted(times)
+    span = ordered[-1] - ordered[0]
+    assert span >= 0.8 * (len(ordered) - 1) / rate, f"{len(ordered)} requests in {span:.2f} s"
+    assert busiest_second(ordered) <= 2 * rate, busiest_second(ordered)
+
+
 def _busiest_window(log: list[Any], since: float) -> str:
     """The requests of the busiest second, for the failure message."""
     rows = sorted((r for r in log if r.at >= since), key=lambda r: r.at)
@@ -125,8 +136,7 @@ def test_clients_in_many_threads_share_one_budget(
     run_threads(6, browse)
     times = origin_times(origin)
     assert len(times) == 30
-    # A slot every 1/rate s: never more than the rate (plus the one burst) in a second.
-    assert busiest_second(times) <= rate + 1, busiest_second(times)
+    assert_paced(times, rate)
 
 
 # --------------------------------------------------------------------------- two processes
@@ -175,7 +185,7 @@ def test_two_processes_share_one_budget_on_redis(origin: FakeOrigin, tmp_path: P
     assert all(p.returncode == 0 for p in procs), outputs
     times = origin_times(origin)
     assert len(times) == 40
-    assert busiest_second(times) <= rate + 1, busiest_second(times)
+    assert_paced(times, rate)
 
 
 # --------------------------------------------------------------------------- lanes
