@@ -79,10 +79,11 @@ def test_two_scrape_ongoing_started_together_crawl_once(
     codes = sorted(code for _, code, _ in results.values())
     assert codes == [0, EXIT_SKIPPED], results
     (ran_pid, _, _), (_, _, skipped_log) = sorted(results.values(), key=lambda r: r[1])
-    # It says why: which run, since when, whose.
+    # It says why: which run (or, when the second came between the first's lock and its
+    # run row, the lock), since when, whose.
     match = re.search(
-        r"skipped: another ongoing crawl is already running \(run #\d+ since [\d-]+ [\d:]+"
-        r"[^,]*, owner [^:]+:(\d+)",
+        r"skipped: another ongoing crawl is already running \((?:run #\d+|lock held) since "
+        r"[\d-]+ [\d:]+[^,]*, owner [^:]+:(\d+)",
         skipped_log,
     )
     assert match, skipped_log
