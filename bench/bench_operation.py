@@ -214,7 +214,12 @@ def _database_url(tmp: Path, started: list[object]) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
-    parser.add_argument("--size", type=int, default=300, help="anime in the fake origin")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=800,
+        help="anime in the fake origin (the crawl must outlast both runs)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write the file")
     args = parser.parse_args(argv)
 
