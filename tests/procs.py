@@ -428,18 +428,25 @@ def start_gunicorn(
     return Web(f"gunicorn-{port}", port, argv, tmp_path, env=web_env, ready=ready).start()  # type: ignore[return-value]
 
 
-def start_nginx(conf_text: str, tmp_path: Path, *, port: int) -> Service:
-    """nginx with a config text (listening on ``port``); its temp paths go into tmp."""
-    if NGINX is None:
-        pytest.skip("nginx is not installed (apt nginx)")
-    base = tmp_path / f"nginx-{port}"
-    base.mkdir(parents=True)
+def write_nginx_conf(conf_text: str, base: Path) -> Path:
+    """``base/nginx.conf``: the config text with nginx's temp files in ``base`` too (Debian's
+    nginx keeps them under /var/lib/nginx, which a test cannot count on)."""
     temp = "".join(
         f"    {name}_temp_path {base / name};\n"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     conf = base / "nginx.conf"
     conf.write_text(conf_text.replace("http {\n", "http {\n" + temp, 1))
+    return conf
+
+
+def start_nginx(conf_text: str, tmp_path: Path, *, port: int) -> Service:
+    """nginx with a config text (listening on ``port``); its temp paths go into tmp."""
+    if NGINX is None:
+        pytest.skip("nginx is not installed (apt nginx)")
+    base = tmp_path / f"nginx-{port}"
+    base.mkdir(parents=True)
+    conf = write_nginx_conf(conf_text, base)
     argv = [NGINX, "-p", str(base), "-c", str(conf), "-g", "daemon off;"]
     return Service(f"nginx-{port}", port, argv, base).start()
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,74 +16,27 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.edge_helpers import local_nginx_conf
+from tests.procs import free_port, stop_process, wait_until, write_nginx_conf
 
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
 )
-NGINX_CONF = REPO_ROOT / "deploy" / "nginx" / "nginx.conf"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt nginx)")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def nginx_test_config(tmp_path: Path, *, listen_port: int, web_port: int, static_dir: Path) -> Path:
-    """deploy/nginx/nginx.conf with the container's names and paths swapped for local
-    ones. Every swap must hit, so a changed config cannot silently escape the test."""
-    text = NGINX_CONF.read_text()
-    swaps = {
-        # As root, nginx's workers would drop to "nobody", who cannot read pytest's tmp.
-        "user nginx;": "user root root;" if os.geteuid() == 0 else "",
-        "pid /var/run/nginx.pid;": f"pid {tmp_path / 'nginx.pid'};",
-        "error_log /dev/stderr warn;": f"error_log {tmp_path / 'error.log'} info;",
-        "access_log /dev/stdout;": f"access_log {tmp_path / 'access.log'};",
-        "server web:8000;": f"server 127.0.0.1:{web_port};",
-        "listen 80 default_server;": f"listen 127.0.0.1:{listen_port} default_server;",
-        "listen [::]:80 default_server;": "",
-        "alias /srv/static/;": f"alias {static_dir}/;",
-        # No TLS in this test (tests/test_tls_proxy.py covers it): include nothing.
-        "include /etc/nginx/tls/*.conf;": "",
-    }
-    for old, new in swaps.items():
-        assert text.count(old) == 1, f"{old!r} not found once in {NGINX_CONF}"
-        text = text.replace(old, new)
-    # Debian's nginx keeps temp files under /var/lib/nginx: point them into tmp as well.
-    temp = "".join(
-        f"    {name}_temp_path {tmp_path / name};\n"
-        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    """deploy/nginx/nginx.conf as a local config file (every swap must hit, see
+    tests.edge_helpers.local_nginx_conf); no TLS here (tests/test_tls_proxy.py covers it)."""
+    text = local_nginx_conf(
+        tmp_path,
+        listen_port=listen_port,
+        web_port=web_port,
+        static_dir=static_dir,
+        extra_swaps={"include /etc/nginx/tls/*.conf;": ""},
     )
-    text = text.replace("http {\n", "http {\n" + temp, 1)
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(text)
-    return conf
-
-
-def wait_until(check: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
-    """Poll until a server answers (not a timing assertion: it only bounds a hang)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{what} exited with {process.returncode}")
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not come up")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return write_nginx_conf(text, tmp_path)
 
 
 @dataclass
@@ -137,11 +88,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         wait_until(
             lambda: httpx.get(url + "/healthz", headers={"Host": "localhost"}).status_code == 200,
             "gunicorn",
-            process,
+            process=process,
         )
         yield Site(url, tmp_path / "staticfiles", env)
     finally:
-        stop(process)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -163,10 +114,12 @@ def nginx(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: httpx.get(url + "/nginx-health").status_code == 200, "nginx", process)
+        wait_until(
+            lambda: httpx.get(url + "/nginx-health").status_code == 200, "nginx", process=process
+        )
         yield url
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def hashed_static_file(site: Site, suffix: str) -> str:
