@@ -90,12 +90,8 @@ def wrk(url: str, seconds: int, label: str) -> Run:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
+    cpu = mdsection.cpu_model()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
         mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
     except OSError:
         mem = 0

@@ -576,14 +576,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def machine_line() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = mdsection.cpu_model()
     python = platform.python_version()
     return f"{os.cpu_count()} cores ({cpu}), {platform.machine()}, Python {python}"
 

@@ -1,4 +1,5 @@
-"""BENCHMARKS.md is shared by the bench scripts: each rewrites only its own section."""
+"""BENCHMARKS.md is shared by the bench scripts: each rewrites only its own section and
+names the machine it ran on the same way."""
 
 from __future__ import annotations
 
@@ -17,3 +18,14 @@ def write_section(title: str, section: str, output: Path = OUTPUT) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     output.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def cpu_model() -> str:
+    """The processor's model name, as the section headers name the machine."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
