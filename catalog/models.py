@@ -292,6 +292,8 @@ class ScrapeRun(models.Model):
     # (SIGKILL, OOM, reboot) is recognised and closed as interrupted.
     owner = models.CharField(_("pemilik"), max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(_("detak terakhir"), null=True, blank=True)
+    # Pages fetched fine that parsed to nothing where something was expected (LayoutAlarm).
+    layout_alarms = models.PositiveIntegerField(_("alarm tata letak"), default=0)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -330,3 +332,77 @@ class EmbedHost(models.Model):
 
     def __str__(self) -> str:
         return self.host
+
+
+class LayoutAlarm(models.Model):
+    """A page the origin served that parsed to nothing where something was expected (a
+    home without cards, an episode without mirrors or downloads, an anime without
+    episodes): likely a changed layout. Its raw HTML is kept for an operator, for the
+    latest few alarms of each page kind only (scraper.alarms prunes the rest)."""
+
+    run = models.ForeignKey(
+        ScrapeRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="alarms"
+    )
+    page_kind = models.CharField(_("jenis halaman"), max_length=32, db_index=True)
+    path = models.CharField(_("path"), max_length=500)
+    reason = models.CharField(_("alasan"), max_length=500)
+    html = models.TextField(_("HTML mentah"), blank=True)
+    created_at = models.DateTimeField(_("waktu"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("alarm tata letak")
+        verbose_name_plural = _("alarm tata letak")
+
+    def __str__(self) -> str:
+        return f"{self.page_kind} {self.path}"
+
+
+class AlertState(models.Model):
+    """One cause of alerts (``layout:episode``, ``unreachable``...): shared by every process
+    so that a cause alerts at most once an hour and its recovery is announced once."""
+
+    cause = models.CharField(_("penyebab"), max_length=100, unique=True)
+    message = models.CharField(_("pesan"), max_length=1000, blank=True)
+    # When the current problem was first seen; None while the cause is clear.
+    since = models.DateTimeField(_("sejak"), null=True, blank=True)
+    alerted_at = models.DateTimeField(_("peringatan terakhir"), null=True, blank=True)
+    # An alert went out for the current problem, so its recovery is announced too.
+    announced = models.BooleanField(_("sudah diumumkan"), default=False)
+    cleared_at = models.DateTimeField(_("pulih"), null=True, blank=True)
+    delivery_error = models.CharField(_("galat pengiriman"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["cause"]
+        verbose_name = _("status peringatan")
+        verbose_name_plural = _("status peringatan")
+
+    def __str__(self) -> str:
+        return self.cause
+
+
+class OriginMove(models.Model):
+    """A domain move of the origin: adopted (the candidate served the same catalogue) or
+    rejected. The current base is the newest adopted move made while OTAKUDESU_BASE_URL
+    had the value recorded with it: an operator who changes the variable overrides them."""
+
+    class Via(models.TextChoices):
+        REDIRECT = "redirect", _("Redirect permanen")
+        CANONICAL = "canonical", _("Tautan canonical/og:url")
+        ANNOUNCEMENT = "announcement", _("Pengumuman di situs")
+
+    old_base = models.CharField(_("origin lama"), max_length=300)
+    new_base = models.CharField(_("origin baru"), max_length=300)
+    via = models.CharField(_("terdeteksi dari"), max_length=16, choices=Via.choices)
+    adopted = models.BooleanField(_("dipakai"), default=False)
+    detail = models.TextField(_("keterangan"), blank=True)
+    configured_base = models.CharField(_("OTAKUDESU_BASE_URL saat itu"), max_length=300)
+    created_at = models.DateTimeField(_("waktu"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("perpindahan domain")
+        verbose_name_plural = _("perpindahan domain")
+
+    def __str__(self) -> str:
+        return f"{self.old_base} -> {self.new_base}"

@@ -317,6 +317,14 @@ STALE_PAGE_SECONDS = int(os.environ.get("STALE_PAGE_SECONDS", str(7 * 86400)))
 DEGRADED_RETRY_AFTER = int(os.environ.get("DEGRADED_RETRY_AFTER", "30"))
 # `make run` on an empty database starts the first crawl in the background.
 AUTO_FIRST_CRAWL = env_bool("AUTO_FIRST_CRAWL")
+# Alerts to an operator (scraper/alerts.py): a JSON POST to a Discord/Slack-compatible
+# webhook and/or a Telegram bot's sendMessage; at most one per cause an hour. The origin
+# counts as unreachable once no crawl has reached it for ALERT_UNREACHABLE_MINUTES.
+ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "")
+TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+TELEGRAM_CHAT_ID = os.environ.get("TELEGRAM_CHAT_ID", "")
+TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
+ALERT_UNREACHABLE_MINUTES = float(os.environ.get("ALERT_UNREACHABLE_MINUTES", "30"))
 
 LOGGING = {
     "version": 1,
