@@ -293,6 +293,16 @@ SCRAPER_HEARTBEAT_SECONDS = float(os.environ.get("SCRAPER_HEARTBEAT_SECONDS", "1
 SCRAPER_RUN_STALE_SECONDS = float(os.environ.get("SCRAPER_RUN_STALE_SECONDS", "120"))
 SCRAPER_COOKIE_PATH = Path(os.environ.get("SCRAPER_COOKIE_PATH", VAR_DIR / "cookies.json"))
 SCRAPER_UPDATE_MINUTES = int(os.environ.get("SCRAPER_UPDATE_MINUTES", "30"))
+# The ongoing update's policy: "planned" (a tick every minute asks scraper/freshness.py:
+# every SCRAPER_POLL_HOT_MINUTES around expected releases, every SCRAPER_POLL_QUIET_MINUTES
+# otherwise) or "fixed" (every SCRAPER_UPDATE_MINUTES, as before).
+SCRAPER_UPDATE_POLICY = os.environ.get("SCRAPER_UPDATE_POLICY", "planned").strip().lower()
+if SCRAPER_UPDATE_POLICY not in {"planned", "fixed"}:
+    raise ImproperlyConfigured(
+        f"SCRAPER_UPDATE_POLICY must be planned or fixed, not {SCRAPER_UPDATE_POLICY!r}"
+    )
+SCRAPER_POLL_HOT_MINUTES = float(os.environ.get("SCRAPER_POLL_HOT_MINUTES", "1"))
+SCRAPER_POLL_QUIET_MINUTES = float(os.environ.get("SCRAPER_POLL_QUIET_MINUTES", "8"))
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # At most one browser solve of a Cloudflare challenge per host in this many minutes.
 SOLVER_MIN_INTERVAL_MINUTES = float(os.environ.get("SOLVER_MIN_INTERVAL_MINUTES", "10"))
