@@ -76,6 +76,7 @@ _RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
 
 
 type _HostKey = tuple[str, int]
+type _Cond = Mapping[str, str] | None  # conditional request headers
 
 
 def _host_key(url: httpx.URL) -> _HostKey:
@@ -168,10 +169,14 @@ class OriginClient:
     def user_agent(self) -> str:
         return self._http.headers["User-Agent"]
 
-    def get(self, path_or_url: str, *, params: Mapping[str, Any] | None = None) -> FetchedPage:
-        """GET a page of the origin (relative path or any otakudesu URL)."""
+    def get(
+        self, path_or_url: str, *, params: Mapping[str, Any] | None = None, validators: _Cond = None
+    ) -> FetchedPage:
+        """GET a page of the origin (relative path or any otakudesu URL); ``validators``:
+        If-None-Match/If-Modified-Since (scraper.conditional), a 304 is returned as is."""
         url = self.origin_url(path_or_url)
-        return self._request("GET", url, headers=browser.NAVIGATION_HEADERS, params=params)
+        headers = {**browser.NAVIGATION_HEADERS, **(validators or {})}
+        return self._request("GET", url, headers=headers, params=params)
 
     def post_ajax(self, data: Mapping[str, str], *, referer: str | None = None) -> str:
         """POST form data to the origin's ``admin-ajax.php`` like the site's own jQuery."""
