@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class OtakusiteConfig(AppConfig):
+    """The project package as an app: operator commands (backup_db, restore_db) and the
+    django-q2 task log lines (otakusite/logs.py)."""
+
+    name = "otakusite"
+    verbose_name = "otakusite"
+
+    def ready(self) -> None:
+        from otakusite.logs import connect_task_signals
+
+        connect_task_signals()
