@@ -6,6 +6,7 @@ import datetime
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
@@ -24,6 +25,7 @@ NAMES = {
     setup_schedules.FULL,
     setup_schedules.RESOLVE,
     setup_schedules.CHECK,
+    setup_schedules.BACKUP,
 }
 
 
@@ -68,6 +70,9 @@ def test_schedules_call_the_tasks_at_the_wanted_intervals() -> None:
     assert by_name[setup_schedules.RESOLVE].func == "scraper.tasks.resolve_recent_task"
     assert by_name[setup_schedules.CHECK].schedule_type == Schedule.DAILY
     assert by_name[setup_schedules.CHECK].func == "scraper.tasks.check_mirrors_task"
+    backup = by_name[setup_schedules.BACKUP]
+    assert (backup.func, backup.schedule_type) == ("otakusite.backups.backup_task", Schedule.DAILY)
+    assert timezone.localtime(backup.next_run).hour == settings.BACKUP_HOUR
     # The weekly crawl starts in the quiet hours of the site's time zone, within a week.
     local = timezone.localtime(full.next_run)
     assert (local.weekday(), local.hour) == (0, 3)

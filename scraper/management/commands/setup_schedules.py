@@ -24,6 +24,7 @@ ONGOING = PREFIX + "ongoing update"
 FULL = PREFIX + "full crawl"
 RESOLVE = PREFIX + "resolve newest mirrors"
 CHECK = PREFIX + "mirror health check"
+BACKUP = PREFIX + "database backup"
 
 # Quiet hours in the site's time zone (Asia/Jakarta): the origin and our viewers sleep.
 FULL_CRAWL_WEEKDAY = 0  # Monday
@@ -73,6 +74,13 @@ def wanted_schedules() -> list[Spec]:
         ),
         Spec(
             CHECK, "scraper.tasks.check_mirrors_task", Schedule.DAILY, first_at=(None, CHECK_HOUR)
+        ),
+        # The database dump (otakusite/backups.py), daily at BACKUP_HOUR in the site's time.
+        Spec(
+            BACKUP,
+            "otakusite.backups.backup_task",
+            Schedule.DAILY,
+            first_at=(None, int(settings.BACKUP_HOUR)),
         ),
     ]
 
