@@ -19,7 +19,7 @@ pause (scraper.page_retries), until its page is read.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -37,6 +37,7 @@ from scraper.client import (
     OriginClient,
     make_client,
 )
+from scraper.conditional import Validators
 from scraper.crawl_record import CrawlResult, RunRecorder
 from scraper.ingest import AnimeBundle, Counts, ingest_anime
 from scraper.page_retries import anime_with_pages_due, page_due, record_anime_page_failure
@@ -112,15 +113,15 @@ class Crawler:
         if reason:
             raise CrawlStopped(reason)
 
-    def fetch(self, path: str) -> FetchedPage:
+    def fetch(self, path: str, validators: Mapping[str, str] | None = None) -> FetchedPage:
         self.check_stop()
         try:
-            page = self.client.get(path)
+            page = self.client.get(path, validators=validators)
         except ChallengeError as exc:
             if self._challenge_solved:
                 raise CrawlError(f"challenge still shown after solving: {exc}") from exc
             self._solve(path, exc)
-            page = self.client.get(path)
+            page = self.client.get(path, validators=validators)
         self.recorder.page(self.client)
         self._report(page.url)
         return page
@@ -287,24 +288,18 @@ class Crawler:
         return recent
 
     def crawl_ongoing(self, _slug: str | None = None) -> None:
+        validators = Validators()
         try:
-            home = self.parsed("/", parsers.parse_home)
+            home = self._if_changed("/", parsers.parse_home, validators)
         except (ParseError, FetchError) as exc:
             raise CrawlError(f"home page unavailable: {exc}") from exc
         todo: dict[str, str | None] = {}
-        self._collect(home.ongoing, todo, completed=False)
-        self._collect(home.completed, todo, completed=True)
-        page_no, last = 1, 1
-        while page_no <= min(last, MAX_LIST_PAGES):
-            path = "/ongoing-anime/" if page_no == 1 else f"/ongoing-anime/page/{page_no}/"
-            try:
-                listing = self.parsed(path, parsers.parse_list_page)
-            except (ParseError, FetchError) as exc:
-                self.recorder.error(f"ongoing page {page_no}: {exc}")
-                break
-            if not self._collect(listing.cards, todo, completed=False):
-                break
-            page_no, last = page_no + 1, listing.last_page
+        # A 304 for home: nothing new since the last poll that stored everything (home
+        # lists the newest ongoing episodes first), so the ongoing list is not asked for.
+        if home is not None:
+            self._collect(home.ongoing, todo, completed=False)
+            self._collect(home.completed, todo, completed=True)
+            self._ongoing_pages(todo, validators)
         # Anime whose cards show nothing new but that have an episode without its page's
         # data, due for another try (one query): crawl_anime fetches only those pages.
         for slug in anime_with_pages_due():
@@ -316,6 +311,34 @@ class Crawler:
             self.crawl_anime(slug, refresh_episodes=False, release_day=todo[slug])
             self.done += 1
             self._report(slug, note="anime")
+        # Only now, and only when all the pages said was stored, are their validators kept.
+        if not (self.recorder.errors or self.dry_run or len(slugs) < len(todo)):
+            validators.save()
+
+    def _if_changed(
+        self, path: str, parser: Callable[[str, str], T], validators: Validators
+    ) -> T | None:
+        """``path`` parsed, asked for conditionally; None when the origin answers 304."""
+        url = self.client.origin_url(path)
+        page = self.fetch(path, validators.headers_for(url))
+        validators.seen(url, page.status, page.headers)
+        if page.status == 304:
+            return None
+        return parser(page.text, url)
+
+    def _ongoing_pages(self, todo: dict[str, str | None], validators: Validators) -> None:
+        """The ongoing list, page after page, until one shows nothing new."""
+        page_no, last = 1, 1
+        while page_no <= min(last, MAX_LIST_PAGES):
+            path = "/ongoing-anime/" if page_no == 1 else f"/ongoing-anime/page/{page_no}/"
+            try:
+                listing = self._if_changed(path, parsers.parse_list_page, validators)
+            except (ParseError, FetchError) as exc:
+                self.recorder.error(f"ongoing page {page_no}: {exc}")
+                break
+            if listing is None or not self._collect(listing.cards, todo, completed=False):
+                break
+            page_no, last = page_no + 1, listing.last_page
 
     def _collect(
         self, cards: list[AnimeCard], todo: dict[str, str | None], *, completed: bool

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "check_mirrors_task",
     "crawl_task",
+    "freshness_tick_task",
     "resolve_recent_task",
 ]
 
@@ -152,6 +153,22 @@ def crawl_task(kind: str, **options: Any) -> int | None:
     if result.status == ScrapeRun.Status.PARTIAL:
         logger.warning("%s crawl partial: %s", kind, result.errors[:2000])
     return RunResult(result)
+
+
+def freshness_tick_task() -> int | None:
+    """The planned ongoing update's tick (every minute): asks the planner
+    (:mod:`scraper.freshness`, from what the database knows) whether an update is due and
+    runs it when it is; returns its ScrapeRun id, or None when none was due. A tick that
+    is not due leaves no ScrapeRun (one a minute would bury the real runs), only a debug
+    log line; two workers ticking at once meet at the ongoing crawl's lock as before."""
+    from scraper.freshness_state import decide_now
+
+    decision = decide_now()
+    if not decision.due:
+        logger.debug("ongoing update not due (%s) until %s", decision.reason, decision.next_at)
+        return None
+    logger.info("ongoing update due: %s", decision.reason)
+    return crawl_task("ongoing")
 
 
 def _close(run: ScrapeRun, status: str, message: str) -> None:

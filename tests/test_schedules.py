@@ -57,9 +57,10 @@ def test_schedules_call_the_tasks_at_the_wanted_intervals() -> None:
     run("setup_schedules")
     by_name = {s.name: s for s in Schedule.objects.all()}
 
+    # The planned update: a tick every minute that polls only when the planner says so.
     ongoing = by_name[setup_schedules.ONGOING]
-    assert (ongoing.func, ongoing.args) == ("scraper.tasks.crawl_task", "'ongoing'")
-    assert (ongoing.schedule_type, ongoing.minutes) == (Schedule.MINUTES, 30)
+    assert (ongoing.func, ongoing.args) == ("scraper.tasks.freshness_tick_task", None)
+    assert (ongoing.schedule_type, ongoing.minutes) == (Schedule.MINUTES, 1)
     full = by_name[setup_schedules.FULL]
     assert (full.func, full.args, full.schedule_type) == (
         "scraper.tasks.crawl_task",
@@ -79,6 +80,32 @@ def test_schedules_call_the_tasks_at_the_wanted_intervals() -> None:
     assert timezone.now() < full.next_run <= timezone.now() + datetime.timedelta(weeks=1)
 
 
+@override_settings(SCRAPER_UPDATE_POLICY="fixed")
+def test_fixed_policy_runs_the_ongoing_crawl_every_update_minutes() -> None:
+    run("setup_schedules")
+    ongoing = Schedule.objects.get(name=setup_schedules.ONGOING)
+    assert (ongoing.func, ongoing.args) == ("scraper.tasks.crawl_task", "'ongoing'")
+    assert (ongoing.schedule_type, ongoing.minutes) == (Schedule.MINUTES, 30)
+
+
+def test_switching_policy_updates_the_one_ongoing_schedule_in_place() -> None:
+    with override_settings(SCRAPER_UPDATE_POLICY="fixed"):
+        run("setup_schedules")
+    before = Schedule.objects.get(name=setup_schedules.ONGOING)
+
+    output = run("setup_schedules")
+    again = run("setup_schedules")
+
+    after = Schedule.objects.get(name=setup_schedules.ONGOING)
+    assert after.pk == before.pk
+    assert (after.func, after.args, after.minutes) == ("scraper.tasks.freshness_tick_task", None, 1)
+    assert f"{setup_schedules.ONGOING}: updated" in output
+    assert f"{setup_schedules.ONGOING}: unchanged" in again
+    # The one-minute tick starts within a minute, not after the old 30-minute wait.
+    assert after.next_run <= timezone.now() + datetime.timedelta(minutes=1)
+
+
+@override_settings(SCRAPER_UPDATE_POLICY="fixed")
 def test_changed_setting_updates_the_interval_of_the_existing_schedule() -> None:
     run("setup_schedules")
     before = Schedule.objects.get(name=setup_schedules.ONGOING)

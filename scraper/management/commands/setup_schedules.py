@@ -54,12 +54,9 @@ class Spec:
 
 
 def wanted_schedules() -> list[Spec]:
-    minutes = int(settings.SCRAPER_UPDATE_MINUTES)
-    if minutes < 1:
-        raise CommandError(f"SCRAPER_UPDATE_MINUTES must be at least 1, not {minutes}")
     recent = int(getattr(settings, "SCRAPER_RESOLVE_RECENT", 50))
     return [
-        Spec(ONGOING, "scraper.tasks.crawl_task", Schedule.MINUTES, minutes, args="'ongoing'"),
+        ongoing_spec(),
         # max_age: anime the ongoing updates refreshed in the last day are not fetched again.
         Spec(
             FULL,
@@ -83,6 +80,19 @@ def wanted_schedules() -> list[Spec]:
             first_at=(None, int(settings.BACKUP_HOUR)),
         ),
     ]
+
+
+def ongoing_spec() -> Spec:
+    """The ongoing update: planned, a tick every minute asks scraper.freshness whether to
+    poll (SCRAPER_UPDATE_POLICY=planned); fixed, every SCRAPER_UPDATE_MINUTES. Same name
+    either way, so switching updates the one schedule in place."""
+    policy = getattr(settings, "SCRAPER_UPDATE_POLICY", "planned")
+    if policy == "planned":
+        return Spec(ONGOING, "scraper.tasks.freshness_tick_task", Schedule.MINUTES, 1)
+    minutes = int(settings.SCRAPER_UPDATE_MINUTES)
+    if minutes < 1:
+        raise CommandError(f"SCRAPER_UPDATE_MINUTES must be at least 1, not {minutes}")
+    return Spec(ONGOING, "scraper.tasks.crawl_task", Schedule.MINUTES, minutes, args="'ongoing'")
 
 
 def first_run(spec: Spec, now: datetime.datetime) -> datetime.datetime:
