@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from . import markup
+from . import markup, moves
 from .catalog import DEFAULT_NOW, Catalog, generate_catalog
 
 FAULT_KINDS = ("500", "502", "503", "429", "timeout", "reset", "truncated")
@@ -155,6 +155,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler, bind_and_activate=False)
         self.origin = origin
         self.moved_to: str | None = None  # new base URL after move_domain()
+        self.announcement: str | None = None  # home notice after moves.announce_move()
         self.base_url = ""
 
 
@@ -222,6 +223,9 @@ class FakeOrigin:
         self._challenge_token: str | None = None
         self._challenge_count = 0
         self._challenge_status = 403
+        # tests/fake_origin/moves.py: the home notice and the quietly broken layouts.
+        self.announcement: str | None = None
+        self.broken_mode: str | None = None
 
         # Bind now (without listening) so the port, hence every URL in the truth, is known.
         first = self._new_server(port)
@@ -692,6 +696,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status = 200
                 if kind in origin._layout_changed or path in origin._layout_changed:
                     html = markup.change_layout(html)
+                html = moves.filter_page(origin, self.server.announcement, kind, html)
         headers = [("cf-cache-status", "DYNAMIC")]
         self._send(status, html, headers=headers, with_body=body, truncate=truncate)
 
