@@ -54,6 +54,7 @@ __all__ = [
     "OriginClient",
     "make_client",
     "make_viewer_client",
+    "post_json",
 ]
 
 logger = logging.getLogger("scraper.client")
@@ -101,6 +102,25 @@ def _http_base(base_url: str) -> httpx.URL:
     return base
 
 
+def _moved_base(old_base: str, source: httpx.URL, target: httpx.URL) -> str | None:
+    """The base a permanent redirect from ``source`` to ``target`` moves the origin to, or
+    None when it is not a move of the whole site."""
+    old_prefix = httpx.URL(old_base).raw_path.decode("ascii").rstrip("/")
+    source_path = source.raw_path.decode("ascii").split("?", 1)[0]
+    relative = source_path[len(old_prefix) :].rstrip("/")
+    target_path = target.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
+    if relative and target_path.endswith(relative):
+        prefix = target_path[: len(target_path) - len(relative)]
+    elif not relative and _is_otakudesu_host(target.host):
+        prefix = target_path
+    elif _is_otakudesu_host(target.host):
+        prefix = ""
+    else:
+        return None
+    netloc = _netloc(_host_key(target), target.scheme)
+    return f"{target.scheme}://{netloc}{prefix}".rstrip("/")
+
+
 class OriginClient:
     """Polite, allowlisted HTTP client toward an otakudesu origin. See the module doc."""
 
@@ -121,6 +141,7 @@ class OriginClient:
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
         on_domain_move: Callable[[str, str], Any] | None = None,
+        verify_move: Callable[[str, str], bool] | None = None,
         rng: random.Random | None = None,
         lane: Lane = Lane.CRAWL,
         max_budget_wait: float | None = None,
@@ -132,6 +153,7 @@ class OriginClient:
         self.request_count: int = 0
         self.retries = max(0, retries)
         self.on_domain_move = on_domain_move
+        self.verify_move = verify_move
         self._lock = threading.RLock()
         interval = 1.0 / rate if rate else 0.0
         self._pacer = Pacer(
@@ -420,7 +442,9 @@ class OriginClient:
 
     def _maybe_domain_move(self, source: httpx.URL, target: httpx.URL) -> None:
         """A permanent redirect of an origin page to another base is a domain move if it
-        keeps the page's path (the usual whole-site move) or lands on an otakudesu host."""
+        keeps the page's path (the usual whole-site move) or lands on an otakudesu host.
+        With ``verify_move``, the new base is adopted only once it says yes; otherwise
+        the redirect is refused (FetchError) and the client stays where it was."""
         source_key, target_key = _host_key(source), _host_key(target)
         with self._lock:
             if source_key != self._origin_key or (
@@ -428,27 +452,34 @@ class OriginClient:
             ):
                 return
             old_base = self.base_url
-            old_prefix = httpx.URL(old_base).raw_path.decode("ascii").rstrip("/")
-            source_path = source.raw_path.decode("ascii").split("?", 1)[0]
-            relative = source_path[len(old_prefix) :].rstrip("/")
-            target_path = target.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
-            if relative and target_path.endswith(relative):
-                prefix = target_path[: len(target_path) - len(relative)]
-            elif not relative and _is_otakudesu_host(target.host):
-                prefix = target_path
-            elif _is_otakudesu_host(target.host):
-                prefix = ""
-            else:
-                return
-            new_base = f"{target.scheme}://{_netloc(target_key, target.scheme)}{prefix}"
-            self.base_url = new_base.rstrip("/")
-            self._former_origins.add(source_key)
-            self._former_origins.discard(target_key)
-            self._origin_key = target_key
-            self._allowed.add(target_key)
+            new_base = _moved_base(old_base, source, target)
+        if new_base is None:
+            return
+        if self.verify_move is not None and not self.verify_move(old_base, new_base):
+            raise FetchError(
+                f"{source} redirects to {new_base}, which is not verified as the origin",
+                url=str(source),
+                status=None,
+                attempts=1,
+            )
+        self.adopt_base(new_base)
         logger.warning("origin moved: %s -> %s (permanent redirect)", old_base, self.base_url)
         if self.on_domain_move is not None:
             self.on_domain_move(old_base, self.base_url)
+
+    def adopt_base(self, new_base: str) -> None:
+        """Talk to ``new_base`` from now on: the allowlist follows it (the old base is no
+        longer contacted; links to it are rewritten onto the new one)."""
+        base = _http_base(new_base)
+        key = _host_key(base)
+        with self._lock:
+            if key != self._origin_key:
+                self._allowed.discard(self._origin_key)
+                self._former_origins.add(self._origin_key)
+            self._former_origins.discard(key)
+            self._origin_key = key
+            self._allowed.add(key)
+            self.base_url = self._normalise_base(base)
 
     # ------------------------------------------------------------------ cookies
 
@@ -479,7 +510,13 @@ def make_client(base_url: str | None = None, **overrides: Any) -> OriginClient:
         "cookie_path": settings.SCRAPER_COOKIE_PATH,
     }
     options.update(overrides)
-    return OriginClient(base_url or settings.OTAKUDESU_BASE_URL, **options)
+    if base_url is None or "verify_move" not in options:
+        # The stored base and the move checks use the database.
+        from scraper.origin import current_base_url, verify_redirect
+
+        base_url = base_url or current_base_url()
+        options.setdefault("verify_move", verify_redirect)
+    return OriginClient(base_url, **options)
 
 
 def make_viewer_client(base_url: str | None = None) -> OriginClient:
@@ -487,8 +524,12 @@ def make_viewer_client(base_url: str | None = None) -> OriginClient:
     the crawl), a bounded wait for slots, one quick retry and a short timeout."""
     from django.conf import settings
 
+    from scraper.origin import is_adopted
+
     return make_client(
         base_url,
+        # A viewer does not wait for a move's verification: only an adopted one is followed.
+        verify_move=is_adopted,
         lane=Lane.VIEWER,
         max_budget_wait=settings.SCRAPER_VIEWER_MAX_WAIT,
         retries=VIEWER_RETRIES,
@@ -497,3 +538,27 @@ def make_viewer_client(base_url: str | None = None) -> OriginClient:
         max_backoff=1.0,
         max_retry_after=settings.SCRAPER_VIEWER_MAX_WAIT,
     )
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def post_json(url: str, payload: Mapping[str, Any], *, label: str, timeout: float = 10.0) -> int:
+    """POST ``payload`` as JSON to an operator's alert endpoint (a webhook, a bot API).
+    Not the origin: no request budget, no allowlist (the operator configured the URL).
+    ``label`` names the endpoint in errors instead of a URL that may hold a token.
+    Returns the HTTP status; raises FetchError on a transport failure or a non-2xx answer."""
+    try:
+        response = httpx.post(url, json=dict(payload), timeout=timeout, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise FetchError(
+            f"POST {label}: {type(exc).__name__}", url=label, status=None, attempts=1
+        ) from exc
+    if not 200 <= response.status_code < 300:
+        raise FetchError(
+            f"POST {label}: HTTP {response.status_code}",
+            url=label,
+            status=response.status_code,
+            attempts=1,
+        )
+    return response.status_code

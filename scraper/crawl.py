@@ -21,14 +21,14 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from catalog.models import Anime, Batch, Episode, ScrapeRun
-from scraper import parsers
+from scraper import alarms, origin, parsers
 from scraper.client import (
     ChallengeError,
     ClientError,
@@ -42,7 +42,7 @@ from scraper.crawl_record import CrawlResult, RunRecorder
 from scraper.ingest import AnimeBundle, Counts, ingest_anime
 from scraper.page_retries import anime_with_pages_due, page_due, record_anime_page_failure
 from scraper.parsers import ParseError
-from scraper.parsers.types import AnimeCard, AnimeDetail, EpisodePage
+from scraper.parsers.types import AnimeCard, AnimeDetail, EpisodePage, HomePage
 
 __all__ = ["KINDS", "CrawlError", "CrawlResult", "CrawlStopped", "ProgressEvent", "run_crawl"]
 
@@ -53,6 +53,29 @@ MAX_LIST_PAGES = 50  # a safety stop for the ongoing update's paging
 
 class CrawlError(Exception):
     """The crawl could not go on (entry page unreachable, unsolved challenge...)."""
+
+
+class ChallengeUnsolved(CrawlError):  # noqa: N818 - a CrawlError; the name says which
+    """The origin shows a challenge that the solver could not get past."""
+
+
+def _has_cards(home: HomePage) -> bool:
+    return bool(home.ongoing or home.completed)
+
+
+def _has_episodes(detail: AnimeDetail) -> bool:
+    return bool(detail.episodes or detail.batch)
+
+
+# What a page must hold beyond what its parser demands: parsed but empty is a changed
+# layout too. Parser -> (page kind, what is missing, the check).
+_EXPECTED: dict[Callable[..., Any], tuple[str, str, Callable[[Any], bool]]] = {
+    parsers.parse_home: ("home", "anime cards", _has_cards),
+    parsers.parse_detail: ("detail", "episode list", _has_episodes),
+}
+
+# Entry pages whose canonical link and notice may say the origin moved (scraper.origin).
+_HINT_PATHS = frozenset({"/", "/anime-list/"})
 
 
 class CrawlStopped(Exception):  # noqa: N818 - a stop, not an error
@@ -102,6 +125,9 @@ class Crawler:
         self.total: int | None = None
         self.changes: list[str] = []  # what a dry run would change, one line per anime
         self._challenge_solved = False
+        self.challenge_failed = False
+        self.parsed_kinds: set[str] = set()  # page kinds read fine (their alarms clear)
+        self.alarm_kinds: set[str] = set()
 
     # ------------------------------------------------------------------ fetching
 
@@ -119,7 +145,8 @@ class Crawler:
             page = self.client.get(path, validators=validators)
         except ChallengeError as exc:
             if self._challenge_solved:
-                raise CrawlError(f"challenge still shown after solving: {exc}") from exc
+                self.challenge_failed = True
+                raise ChallengeUnsolved(f"challenge still shown after solving: {exc}") from exc
             self._solve(path, exc)
             page = self.client.get(path, validators=validators)
         self.recorder.page(self.client)
@@ -130,16 +157,44 @@ class Crawler:
         try:
             from scraper.solver import solve_challenge
         except ImportError:
-            raise CrawlError(f"origin answers with a challenge and no solver: {exc}") from exc
+            self.challenge_failed = True
+            message = f"origin answers with a challenge and no solver: {exc}"
+            raise ChallengeUnsolved(message) from exc
         try:
             solve_challenge(self.client, self.client.origin_url(path))
         except Exception as solve_exc:
-            raise CrawlError(f"challenge not solved: {solve_exc}") from solve_exc
+            self.challenge_failed = True
+            raise ChallengeUnsolved(f"challenge not solved: {solve_exc}") from solve_exc
         self._challenge_solved = True
 
     def parsed(self, path: str, parser: Callable[[str, str], T]) -> T:
-        page = self.fetch(path)
-        return parser(page.text, self.client.origin_url(path))
+        return self.read(path, self.fetch(path), parser)
+
+    def read(self, path: str, page: FetchedPage, parser: Callable[[str, str], T]) -> T:
+        """Parse a fetched page. An entry page may say the origin moved (followed once
+        verified, scraper.origin); a page that parses to nothing expected is a layout
+        alarm (recorded, then its ParseError goes on like any failed page's)."""
+        if path in _HINT_PATHS and not self.dry_run:
+            origin.follow_page_hints(self.client, page.text)
+        url = self.client.origin_url(path)
+        try:
+            result = parser(page.text, url)
+            kind, missing, holds = _EXPECTED.get(parser, ("", "", bool))
+            if kind and not holds(result):
+                raise ParseError(kind, url, missing)
+        except ParseError as exc:
+            self._alarm(exc, path, page.text)
+            raise
+        self.parsed_kinds.add(getattr(parser, "__name__", "").removeprefix("parse_"))
+        return result
+
+    def _alarm(self, exc: ParseError, path: str, html: str) -> None:
+        first = exc.kind not in self.alarm_kinds
+        self.alarm_kinds.add(exc.kind)
+        # The first page of a kind in a run is kept: one changed layout fails them all.
+        self.recorder.alarm(exc.kind, path, exc.missing, html if first else None)
+        if first and not self.dry_run:
+            alarms.layout_alert(exc.kind, path, exc.missing)
 
     def _report(self, url: str, note: str = "") -> None:
         if self.progress is not None:
@@ -443,13 +498,32 @@ def run_crawl(
     )
     try:
         _run_recorded(crawl, crawler, slug or "")
+    except CrawlError as exc:
+        _watch(crawler, exc)
+        raise
     finally:
         if own_client:
             client.close()
     # Pages that failed (recorded as errors: an episode, a batch, an anime's detail...)
     # make the run partial, so the admin, the command's exit code and the task say so.
     status = ScrapeRun.Status.PARTIAL if recorder.errors else ScrapeRun.Status.OK
-    return CrawlResult.from_run(recorder.finish(status, client), crawler.changes)
+    run = recorder.finish(status, client)
+    _watch(crawler, None)
+    return CrawlResult.from_run(run, crawler.changes)
+
+
+def _watch(crawler: Crawler, error: CrawlError | None) -> None:
+    """The origin's health alerts by what the run saw (not for a dry run)."""
+    run = crawler.recorder.run
+    if crawler.dry_run or run is None:
+        return
+    alarms.watch_run(
+        run,
+        error,
+        challenge_failed=crawler.challenge_failed,
+        parsed_kinds=crawler.parsed_kinds,
+        alarm_kinds=crawler.alarm_kinds,
+    )
 
 
 def _run_recorded(crawl: Callable[[Crawler, str], None], crawler: Crawler, slug: str) -> None:

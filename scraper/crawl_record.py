@@ -11,6 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from catalog.models import ScrapeRun
+from scraper.alarms import keep_page
 from scraper.client import OriginClient
 from scraper.ingest import Counts
 from scraper.locks import owner_id
@@ -38,6 +39,7 @@ class CrawlResult:
     error_count: int
     errors: str
     changes: tuple[str, ...] = ()
+    layout_alarms: int = 0
 
     @classmethod
     def from_run(cls, run: ScrapeRun, changes: Iterable[str] = ()) -> CrawlResult:
@@ -54,6 +56,7 @@ class CrawlResult:
             error_count=run.error_count,
             errors=run.errors,
             changes=tuple(changes),
+            layout_alarms=run.layout_alarms,
         )
 
 
@@ -104,6 +107,17 @@ class RunRecorder:
     def error(self, message: str) -> None:
         logger.warning("%s", message)
         self.errors.append(message)
+
+    def alarm(self, kind: str, path: str, missing: str, html: str | None) -> None:
+        """A layout alarm: counted on the run, an error line like any failed page's, and
+        ``html`` (the page, when it is the run's first of its kind) kept for an operator."""
+        assert self.run is not None
+        self.run.layout_alarms += 1
+        logger.warning("layout alarm: %s page %s has no %s", kind, path, missing)
+        if html is not None and not self.dry_run:
+            if self.run.pk is None:
+                self._save()
+            keep_page(run=self.run, kind=kind, path=path, reason=f"missing {missing}", html=html)
 
     def finish(self, status: str, client: OriginClient | None = None) -> ScrapeRun:
         assert self.run is not None
