@@ -33,10 +33,35 @@ MEMORY_CHECK_EVERY = 100
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108, PTH112
 # Only nginx talks to gunicorn (a private Compose network), so its X-Forwarded-* are trusted.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
-accesslog = "-"
+accesslog: str | None = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+    # The site writes each request's JSON line itself (otakusite/logs.py, with its request
+    # id); gunicorn's plain access line would repeat it, and its own messages become JSON.
+    accesslog = None
+    logconfig_dict = {
+        "formatters": {"json": {"()": "otakusite.logs.JsonFormatter"}},
+        "handlers": {
+            "error_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": loglevel.upper(), "handlers": []},
+        "loggers": {
+            "gunicorn.error": {
+                "level": loglevel.upper(),
+                "handlers": ["error_console"],
+                "propagate": False,
+                "qualname": "gunicorn.error",
+            },
+            # With a logging config gunicorn always logs access lines: silenced here.
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+        },
+    }
 
 
 def _rss_mb() -> float:

@@ -9,6 +9,6 @@ class OtakusiteConfig(AppConfig):
     verbose_name = "otakusite"
 
     def ready(self) -> None:
-        from otakusite.logs import connect_task_signals
+        from otakusite.logs import connect_signals
 
-        connect_task_signals()
+        connect_signals()

@@ -104,16 +104,15 @@ class RequestLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_from(request)
-        token = _context.set({"request_id": request_id})
+        # Kept until the response is closed (request_finished): Django logs "Not Found" and
+        # server errors after the middleware returns, and those lines need the id too.
+        _context.set({"request_id": request_id})
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request_id
-            if self.log_requests:
-                self._log(request, response.status_code, started)
-            return response
-        finally:
-            _context.reset(token)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        if self.log_requests:
+            self._log(request, response.status_code, started)
+        return response
 
     @staticmethod
     def _log(request: HttpRequest, status: int, started: float) -> None:
@@ -193,9 +192,15 @@ def task_run_id(task: dict[str, Any]) -> int | None:
     return None
 
 
-def connect_task_signals() -> None:
+def request_done(**kwargs: Any) -> None:
+    _context.set(None)
+
+
+def connect_signals() -> None:
+    from django.core.signals import request_finished
     from django_q.signals import post_execute_in_worker, pre_execute
 
+    request_finished.connect(request_done, dispatch_uid="otakusite.logs.request_done")
     pre_execute.connect(task_started, dispatch_uid="otakusite.logs.task_started")
     post_execute_in_worker.connect(task_finished, dispatch_uid="otakusite.logs.task_finished")
 

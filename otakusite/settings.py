@@ -6,6 +6,7 @@ development site on SQLite with an in-process cache and django-q2's ORM broker.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -349,6 +350,8 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
 if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = logging_config(LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"))
+if LOG_FORMAT == "json":  # Python's warnings too, instead of bare lines on stderr
+    logging.captureWarnings(True)
 
 # Unhandled errors go to Sentry when SENTRY_DSN is set (otakusite/observability.py), and by
 # e-mail to ADMINS (Django's own fallback; needs EMAIL_HOST) either way.
@@ -366,12 +369,21 @@ init_sentry(
 )
 ADMINS = env_list("ADMINS")
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", "root@localhost")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
-EMAIL_TIMEOUT = 10
+# Django 6.1's MAILERS (the EMAIL_* settings are deprecated); the variables keep the names
+# operators know.
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": int(os.environ.get("EMAIL_PORT", "25")),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS"),
+            "timeout": 10,
+        },
+    }
+}
 
 # Database dumps (otakusite/backups.py): `manage.py backup_db`, and daily at BACKUP_HOUR
 # (site time zone) by the worker; the newest BACKUP_KEEP are kept.

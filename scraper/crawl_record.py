@@ -19,6 +19,14 @@ from scraper.locks import owner_id
 __all__ = ["CrawlResult", "RunRecorder"]
 
 logger = logging.getLogger("scraper.crawl")
+SUMMARY_COUNTS = (
+    "pages_fetched",
+    "requests_made",
+    "created",
+    "updated",
+    "unchanged",
+    "error_count",
+)
 
 
 @dataclass(frozen=True)
@@ -127,4 +135,24 @@ class RunRecorder:
             self.run.requests_made = client.request_count
             self.run.base_url = client.base_url
         self._save()
-        return self.run
+        run = self.run
+        # The crawl's summary, as fields too: LOG_FORMAT=json makes them one searchable line.
+        logger.info(
+            "%s crawl run #%s %s: %d pages, %d created, %d updated, %d errors",
+            run.kind,
+            run.pk,
+            status,
+            run.pages_fetched,
+            run.created,
+            run.updated,
+            run.error_count,
+            extra={
+                "event": "crawl",
+                "run_id": run.pk,
+                "kind": run.kind,
+                "status": str(status),
+                "dry_run": self.dry_run,
+                **{name: getattr(run, name) for name in SUMMARY_COUNTS},
+            },
+        )
+        return run
