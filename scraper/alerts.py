@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
@@ -22,7 +23,15 @@ from django.utils.translation import gettext as _
 from catalog.models import AlertState
 from scraper.client import ClientError, post_json
 
-__all__ = ["REPEAT_AFTER", "channels", "event", "problem", "recovered", "send"]
+__all__ = [
+    "REPEAT_AFTER",
+    "channels",
+    "connect_backup_alerts",
+    "event",
+    "problem",
+    "recovered",
+    "send",
+]
 
 logger = logging.getLogger("scraper.alerts")
 
@@ -130,3 +139,21 @@ def recovered(cause: str) -> bool:
     text = _("Pulih: %(message)s") % {"message": owed[0]}
     errors = send(text) if channels() else ["no channel"]
     return not errors or len(errors) < len(channels())
+
+
+def on_backup_finished(sender: object, status: Any, **_kwargs: Any) -> None:
+    """otakusite.backups' ``backup_finished`` signal: a failed backup alerts, the next
+    good one recovers. Never raises into the backup that sent it."""
+    try:
+        if status.ok:
+            recovered("backup")
+        else:
+            problem("backup", _("Backup database gagal: %(error)s") % {"error": status.error})
+    except Exception:
+        logger.exception("backup alert failed")
+
+
+def connect_backup_alerts() -> None:
+    from otakusite.backups import backup_finished
+
+    backup_finished.connect(on_backup_finished, dispatch_uid="scraper.alerts.backup")

@@ -64,14 +64,25 @@ def _has_cards(home: HomePage) -> bool:
 
 
 def _has_episodes(detail: AnimeDetail) -> bool:
-    return bool(detail.episodes or detail.batch)
+    """An anime may be listed before its first episode; one whose page shows no episode
+    after we stored some has lost its list."""
+    if detail.episodes or detail.batch:
+        return True
+    return not Episode.objects.filter(anime__slug=detail.slug).exists()
 
 
 # What a page must hold beyond what its parser demands: parsed but empty is a changed
-# layout too. Parser -> (page kind, what is missing, the check).
+# layout too (a home without cards, an anime page that lost its episode list).
+# Parser -> (page kind, what is missing, the check).
 _EXPECTED: dict[Callable[..., Any], tuple[str, str, Callable[[Any], bool]]] = {
     parsers.parse_home: ("home", "anime cards", _has_cards),
     parsers.parse_detail: ("detail", "episode list", _has_episodes),
+}
+
+# The page kind a parser's ParseError names, where it differs from the parser's name.
+_ALARM_KINDS: dict[Callable[..., Any], str] = {
+    parsers.parse_list_page: "list",
+    parsers.parse_anime_list: "anime-list",
 }
 
 # Entry pages whose canonical link and notice may say the origin moved (scraper.origin).
@@ -185,7 +196,8 @@ class Crawler:
         except ParseError as exc:
             self._alarm(exc, path, page.text)
             raise
-        self.parsed_kinds.add(getattr(parser, "__name__", "").removeprefix("parse_"))
+        name = getattr(parser, "__name__", "").removeprefix("parse_")
+        self.parsed_kinds.add(_ALARM_KINDS.get(parser, name))
         return result
 
     def _alarm(self, exc: ParseError, path: str, html: str) -> None:
@@ -379,7 +391,7 @@ class Crawler:
         validators.seen(url, page.status, page.headers)
         if page.status == 304:
             return None
-        return parser(page.text, url)
+        return self.read(path, page, parser)
 
     def _ongoing_pages(self, todo: dict[str, str | None], validators: Validators) -> None:
         """The ongoing list, page after page, until one shows nothing new."""
@@ -542,4 +554,6 @@ def _run_recorded(crawl: Callable[[Crawler, str], None], crawler: Crawler, slug:
     except (CrawlError, ClientError) as exc:
         recorder.error(f"fatal: {exc}")
         recorder.finish(ScrapeRun.Status.FAILED, client)
-        raise exc if isinstance(exc, CrawlError) else CrawlError(str(exc)) from exc
+        if isinstance(exc, CrawlError):
+            raise  # as it is: its cause (a FetchError, a ParseError) tells the alerts which
+        raise CrawlError(str(exc)) from exc
