@@ -35,7 +35,8 @@ from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from . import markup, moves
-from .catalog import DEFAULT_NOW, Catalog, generate_catalog
+from .catalog import DEFAULT_NOW, WIB, Catalog, generate_catalog
+from .timeline import Conditional, Publisher
 
 FAULT_KINDS = ("500", "502", "503", "429", "timeout", "reset", "truncated")
 # What FakeOrigin.serve_unsafe_links serves: none of them may ever be stored or shown.
@@ -223,6 +224,12 @@ class FakeOrigin:
         self._challenge_token: str | None = None
         self._challenge_count = 0
         self._challenge_status = 403
+        # Time on the origin (timeline.py): a publisher on a virtual clock, if attached,
+        # and the answers to conditional requests (off until a test turns them on).
+        self.timeline: Publisher | None = None
+        self.conditional = Conditional(
+            lambda: self.timeline.clock.now if self.timeline else datetime.now(WIB)
+        )
         # tests/fake_origin/moves.py: the home notice and the quietly broken layouts.
         self.announcement: str | None = None
         self.broken_mode: str | None = None
@@ -599,6 +606,9 @@ class _Handler(BaseHTTPRequestHandler):
         payload = self._read_body() if self.command == "POST" else b""
         if origin._delay:
             origin._stopping.wait(origin._delay)
+        if origin.timeline is not None:
+            with origin._lock:
+                origin.timeline.on_request(path)
         with origin._lock:
             fault = origin._pick_fault(self.command, self.path)
             if fault:
@@ -698,6 +708,13 @@ class _Handler(BaseHTTPRequestHandler):
                     html = markup.change_layout(html)
                 html = moves.filter_page(origin, self.server.announcement, kind, html)
         headers = [("cf-cache-status", "DYNAMIC")]
+        if status == 200:
+            with origin._lock:
+                unchanged, validators = origin.conditional.answer(path, html, self.headers)
+            headers += validators
+            if unchanged:
+                self._send(304, b"", headers=headers, with_body=False)
+                return
         self._send(status, html, headers=headers, with_body=body, truncate=truncate)
 
     def _cookie(self, name: str) -> str | None:
