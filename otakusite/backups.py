@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -45,6 +46,8 @@ STATUS_FILE = "last-backup.json"
 # mariadb-dump's last line: a dump without it was cut short.
 DUMP_TRAILER = b"-- Dump completed"
 CHUNK = 1 << 20
+# otakusite-20261207T040000Z.sql.gz, and -1, -2... for more in the same second.
+_NAME = re.compile(r"otakusite-(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<counter>\d+))?\.(sql|sqlite3)\.gz")
 
 # Sent after every backup attempt, in the process that made it: kwargs ``status``.
 backup_finished = Signal()
@@ -85,11 +88,16 @@ def list_backups(directory: Path | None = None) -> list[Path]:
     directory = directory or backup_dir()
     if not directory.is_dir():
         return []
+    found = {p: _NAME.fullmatch(p.name) for p in directory.iterdir()}
     return sorted(
-        p
-        for p in directory.iterdir()
-        if p.name.startswith(PREFIX) and p.name.endswith((SQL_SUFFIX, SQLITE_SUFFIX))
+        (p for p, match in found.items() if match),
+        key=lambda p: _sort_key(found[p]),
     )
+
+
+def _sort_key(match: re.Match[str] | None) -> tuple[str, int]:
+    assert match is not None
+    return match["stamp"], int(match["counter"] or 0)
 
 
 def last_backup_status(directory: Path | None = None) -> BackupStatus | None:
@@ -184,11 +192,16 @@ def _dump(database: dict[str, Any], directory: Path) -> Path:
     vendor = _vendor(database)
     stamp = datetime.datetime.now(tz=datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     suffix = SQL_SUFFIX if vendor == "mysql" else SQLITE_SUFFIX
-    target = directory / f"{PREFIX}{stamp}{suffix}"
-    counter = 1
-    while target.exists():  # two backups in one second: never overwrite the first
-        target = directory / f"{PREFIX}{stamp}-{counter}{suffix}"
-        counter += 1
+    # More backups in the same second (or a clock set back): numbered after the newest, so
+    # a new backup always sorts last and rotation never takes it for an old one.
+    newest = max(
+        (_sort_key(_NAME.fullmatch(p.name)) for p in list_backups(directory)), default=None
+    )
+    if newest is None or newest[0] < stamp:
+        target = directory / f"{PREFIX}{stamp}{suffix}"
+    else:
+        stamp = newest[0]
+        target = directory / f"{PREFIX}{stamp}-{newest[1] + 1}{suffix}"
     with _atomic(target) as out:
         if vendor == "mysql":
             _dump_mysql(database, out)
