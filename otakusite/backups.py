@@ -369,7 +369,21 @@ def restore_database(*, path: Path, database: dict[str, Any] | None = None) -> N
         _restore_mysql(path, alias_settings)
     else:
         _restore_sqlite(path, alias_settings)
+    forget_cached_pages()
     log.info("database restored from %s", path, extra={"event": "restore", "file": str(path)})
+
+
+def forget_cached_pages() -> None:
+    """Cached pages are keyed on per-anime version counters, which a restore sets back:
+    the next change would reuse a number whose page is still cached. Only this site's
+    keys go (KEY_PREFIX), never the task queue sharing a Redis without CACHE_REDIS_URL."""
+    from django.core.cache import cache
+
+    delete_pattern = getattr(cache, "delete_pattern", None)
+    if delete_pattern is not None:
+        delete_pattern("*")
+    else:
+        cache.clear()
 
 
 def _restore_mysql(path: Path, database: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from otakusite import backups
 from tests.edge_helpers import crawled_site_env
@@ -313,8 +314,11 @@ def test_a_restore_from_a_damaged_or_foreign_file_changes_nothing(tmp_path: Path
             backups.restore_database(path=bad, database=database)
         assert item_names(database) == ["n0", "n1", "newer"]
 
+    cache.set("page:anime:some-slug:v2", "rendered before the restore")
     backups.restore_database(path=good, database=database)
     assert item_names(database) == ["n0", "n1"]
+    # Version counters went back with the data: pages cached under them must go too.
+    assert cache.get("page:anime:some-slug:v2") is None
 
 
 def test_restore_db_asks_for_yes_before_replacing_anything(tmp_path: Path) -> None:
