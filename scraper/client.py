@@ -111,8 +111,8 @@ def _moved_base(old_base: str, source: httpx.URL, target: httpx.URL) -> str | No
     target_path = target.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
     if relative and target_path.endswith(relative):
         prefix = target_path[: len(target_path) - len(relative)]
-    elif not relative and _is_otakudesu_host(target.host):
-        prefix = target_path
+    elif not relative and (not target_path or _is_otakudesu_host(target.host)):
+        prefix = target_path  # the home page: root to root is the whole site too
     elif _is_otakudesu_host(target.host):
         prefix = ""
     else:
@@ -467,6 +467,14 @@ class OriginClient:
         if self.on_domain_move is not None:
             self.on_domain_move(old_base, self.base_url)
 
+    def add_former_origin(self, base_url: str) -> None:
+        """A base the origin moved away from: links to it are rewritten onto the current
+        base (and it is never contacted)."""
+        key = _host_key(_http_base(base_url))
+        with self._lock:
+            if key != self._origin_key:
+                self._former_origins.add(key)
+
     def adopt_base(self, new_base: str) -> None:
         """Talk to ``new_base`` from now on: the allowlist follows it (the old base is no
         longer contacted; links to it are rewritten onto the new one)."""
@@ -510,13 +518,16 @@ def make_client(base_url: str | None = None, **overrides: Any) -> OriginClient:
         "cookie_path": settings.SCRAPER_COOKIE_PATH,
     }
     options.update(overrides)
-    if base_url is None or "verify_move" not in options:
-        # The stored base and the move checks use the database.
-        from scraper.origin import current_base_url, verify_redirect
+    if base_url is not None and "verify_move" in options:
+        return OriginClient(base_url, **options)
+    # The stored base, the bases left behind and the move checks use the database.
+    from scraper.origin import current_base_url, former_bases, verify_redirect
 
-        base_url = base_url or current_base_url()
-        options.setdefault("verify_move", verify_redirect)
-    return OriginClient(base_url, **options)
+    options.setdefault("verify_move", verify_redirect)
+    client = OriginClient(base_url or current_base_url(), **options)
+    for old in former_bases():
+        client.add_former_origin(old)
+    return client
 
 
 def make_viewer_client(base_url: str | None = None) -> OriginClient:

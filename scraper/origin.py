@@ -32,6 +32,7 @@ __all__ = [
     "consider_move",
     "current_base_url",
     "follow_page_hints",
+    "former_bases",
     "is_adopted",
     "verify_candidate",
     "verify_redirect",
@@ -61,6 +62,19 @@ def current_base_url() -> str:
     except DatabaseError:  # no database yet (a script, a fresh install): the variable
         return configured
     return moved or configured
+
+
+def former_bases() -> list[str]:
+    """The bases the origin moved away from (under the current OTAKUDESU_BASE_URL)."""
+    configured = settings.OTAKUDESU_BASE_URL
+    try:
+        return list(
+            OriginMove.objects.filter(adopted=True, configured_base=configured)
+            .values_list("old_base", flat=True)
+            .distinct()
+        )
+    except DatabaseError:
+        return []
 
 
 def is_adopted(_old_base: str, new_base: str) -> bool:

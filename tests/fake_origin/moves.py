@@ -2,7 +2,10 @@
 
 * ``announce_move(origin)``: a new listener serves the catalogue; the old one keeps
   serving it too, with only its home page's notice (``.infoupdate``) naming the new
-  address, as otakudesu does ("Situs resmi Otakudesu hanya ...").
+  address, as otakudesu does ("Situs resmi Otakudesu hanya ..."); with
+  ``via="canonical"`` only the old pages' canonical links name the new base instead.
+* ``redirect_to(origin, base)``: every listener answers 301 to the same path on ``base``
+  (a decoy, say); ``FakeOrigin.move_domain()`` is the real move by redirect.
 * ``announce(origin, address)``: the current home page's notice names ``address``
   (a decoy, say) without any move.
 * ``Decoy``: a server on another port that is not our origin: ``"other"`` serves another
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
     from .server import FakeOrigin
 
 _NOTICE = re.compile(r'(<div class="infoupdate">)[^<]*(</div>)')
+_CANONICAL = re.compile(r'(<link rel="canonical" href=")https?://[^/"]+')
+# A listener's "announcement" that moves its canonical links instead of its notice.
+_CANONICAL_MARK = "canonical:"
 BROKEN_MODES = {
     "empty_home": ("home", (".venz li",)),
     "no_episodes": ("anime", (".episodelist li",)),
@@ -47,21 +53,31 @@ def announce(origin: FakeOrigin, address: str | None) -> None:
         origin.announcement = notice(address) if address else None
 
 
-def announce_move(origin: FakeOrigin) -> str:
-    """Serve the catalogue on a new port too; the old home page names it. Returns the new
-    base; ``origin.base_url`` becomes it, the old listeners keep answering."""
+def announce_move(origin: FakeOrigin, via: str = "notice") -> str:
+    """Serve the catalogue on a new port too; the old home page's notice (or, with
+    ``via="canonical"``, the old pages' canonical links) names it. Returns the new base;
+    ``origin.base_url`` becomes it, the old listeners keep answering."""
     from .server import _Listener
 
+    if via not in {"notice", "canonical"}:
+        raise ValueError(f"via must be notice or canonical, not {via!r}")
     server = origin._new_server(0)
     listener = _Listener(server)
     listener.start()
     address = server.base_url.split("://", 1)[1]
+    said = notice(address) if via == "notice" else _CANONICAL_MARK + server.base_url
     with origin._lock:
         for old in origin._listeners:
-            old.server.announcement = notice(address)
+            old.server.announcement = said
         origin._listeners.append(listener)
         origin.base_url = server.base_url
     return server.base_url
+
+
+def redirect_to(origin: FakeOrigin, base: str) -> None:
+    with origin._lock:
+        for listener in origin._listeners:
+            listener.server.moved_to = base
 
 
 def break_layout(origin: FakeOrigin, mode: str | None) -> None:
@@ -74,6 +90,10 @@ def break_layout(origin: FakeOrigin, mode: str | None) -> None:
 def filter_page(origin: FakeOrigin, announcement: str | None, kind: str, html: str) -> str:
     """server.py's hook: the page as the current modes serve it (called under its lock)."""
     announcement = announcement or origin.announcement
+    if announcement and announcement.startswith(_CANONICAL_MARK):
+        new_base = announcement.removeprefix(_CANONICAL_MARK)
+        html = _CANONICAL.sub(lambda m: m.group(1) + markup.e(new_base), html)
+        announcement = None
     mode = BROKEN_MODES.get(origin.broken_mode or "")
     if not announcement and (mode is None or mode[0] != kind):
         return html
