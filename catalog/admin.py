@@ -296,6 +296,8 @@ class ScrapeRunAdmin(admin.ModelAdmin):
         "updated",
         "unchanged",
         "error_count",
+        # Pages that arrived but parsed to nothing expected (the "Kesehatan scraper" page).
+        "layout_alarms",
         "finished_at",
         # Who runs it and its last sign of life: a running run whose heartbeat is older
         # than SCRAPER_RUN_STALE_SECONDS is dead and gets closed as interrupted.

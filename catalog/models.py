@@ -374,8 +374,9 @@ class AlertState(models.Model):
 
     class Meta:
         ordering = ["cause"]
-        verbose_name = _("status peringatan")
-        verbose_name_plural = _("status peringatan")
+        # Its admin list is the "Kesehatan scraper" page (scraper/admin.py).
+        verbose_name = _("kesehatan scraper")
+        verbose_name_plural = _("kesehatan scraper")
 
     def __str__(self) -> str:
         return self.cause

@@ -35,8 +35,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "status peringatan",
-                "verbose_name_plural": "status peringatan",
+                "verbose_name": "kesehatan scraper",
+                "verbose_name_plural": "kesehatan scraper",
                 "ordering": ["cause"],
             },
         ),
