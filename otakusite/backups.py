@@ -43,6 +43,9 @@ PREFIX = "otakusite-"
 SQL_SUFFIX = ".sql.gz"
 SQLITE_SUFFIX = ".sqlite3.gz"
 STATUS_FILE = "last-backup.json"
+PARTIAL_SUFFIX = ".partial"
+# A dump's leftovers (the process was killed mid-way) older than this are deleted.
+LEFTOVER_SECONDS = 24 * 3600
 # mariadb-dump's last line: a dump without it was cut short.
 DUMP_TRAILER = b"-- Dump completed"
 CHUNK = 1 << 20
@@ -189,6 +192,7 @@ def _dump(database: dict[str, Any], directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BackupError(f"backup folder {directory} cannot be created: {exc}") from exc
+    _remove_leftovers(directory)
     vendor = _vendor(database)
     stamp = datetime.datetime.now(tz=datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     suffix = SQL_SUFFIX if vendor == "mysql" else SQLITE_SUFFIX
@@ -210,6 +214,17 @@ def _dump(database: dict[str, Any], directory: Path) -> Path:
     return target
 
 
+def _remove_leftovers(directory: Path) -> None:
+    """Temporary files of dumps killed mid-way (OOM, SIGKILL) would fill the disk over the
+    months; a day old, no dump is still writing them."""
+    cutoff = time.time() - LEFTOVER_SECONDS
+    for path in directory.iterdir():
+        leftover = path.name.endswith(PARTIAL_SUFFIX) or path.name.startswith(".copy-")
+        if leftover and path.name.startswith(".") and path.stat().st_mtime < cutoff:
+            log.warning("removing the leftover of an interrupted backup: %s", path)
+            path.unlink(missing_ok=True)
+
+
 def _vendor(database: dict[str, Any]) -> str:
     engine = database["ENGINE"]
     if engine.endswith(".mysql"):
@@ -223,7 +238,8 @@ def _vendor(database: dict[str, Any]) -> str:
 def _atomic(target: Path) -> Iterator[IO[bytes]]:
     """A file written under a hidden temporary name, renamed over ``target`` only when the
     block completes; removed on any error."""
-    partial = target.with_name(f".{target.name}.partial")
+    # The process id keeps a second backup running at the same time off this file.
+    partial = target.with_name(f".{target.name}.{os.getpid()}{PARTIAL_SUFFIX}")
     try:
         with partial.open("wb") as out:
             yield out

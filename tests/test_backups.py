@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -288,6 +290,27 @@ def test_a_dump_cut_short_leaves_no_file_and_the_good_backup_in_place(
     assert sorted(p.name for p in directory.iterdir()) == sorted(
         [Path(good.file or "").name, backups.STATUS_FILE]
     )
+
+
+@pytest.mark.django_db
+def test_leftovers_of_a_killed_dump_are_removed_after_a_day_only(tmp_path: Path) -> None:
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    old = directory / ".otakusite-20200101T000000Z.sql.gz.4242.partial"
+    old_copy = directory / ".copy-abc.sqlite3"
+    fresh = directory / ".otakusite-20200102T000000Z.sql.gz.4343.partial"
+    for path in (old, old_copy, fresh):
+        path.write_bytes(b"x" * 1000)
+    two_days_ago = time.time() - 2 * 86400
+    for path in (old, old_copy):
+        os.utime(path, (two_days_ago, two_days_ago))
+
+    backups.backup_database(directory=directory, keep=2, database=sqlite_database(tmp_path))
+
+    assert not old.exists()
+    assert not old_copy.exists()
+    assert fresh.exists()  # perhaps another backup writing right now
+    assert len(backups.list_backups(directory)) == 1
 
 
 @pytest.mark.django_db
