@@ -495,7 +495,10 @@ def run_crawl(
     if kind in _NEEDS_SLUG and not slug:
         raise ValueError(f"crawl {kind} needs a slug")
     own_client = client is None
-    client = client or make_client(base_url)
+    # A dry run writes nothing: it follows only a move adopted already.
+    client = client or make_client(
+        base_url, **({"verify_move": origin.is_adopted} if dry_run else {})
+    )
     arguments = {"slug": slug, "limit": limit, "max_age": max_age and max_age.total_seconds()}
     arguments = {k: v for k, v in arguments.items() if v is not None}
     recorder = RunRecorder(kind, arguments, client.base_url, dry_run, run=run)

@@ -16,7 +16,9 @@ from catalog.models import Anime, OriginMove
 from scraper.client import make_client
 from scraper.crawl import CrawlError, CrawlResult, run_crawl
 from scraper.origin import VERIFY_SLUGS, current_base_url
+from scraper.parsers.hints import parse_origin_hints
 from tests.alert_receiver import Receiver, receiver
+from tests.conftest import SHARED_PAGES
 from tests.fake_origin import FakeOrigin
 from tests.fake_origin.moves import Decoy, announce, announce_move, redirect_to
 
@@ -140,6 +142,16 @@ def test_a_redirect_to_a_parked_domain_is_refused(origin: FakeOrigin) -> None:
     assert hosts_asked(origin, before) == {netloc(origin.base_url)}
 
 
+def test_a_dry_run_adopts_no_move(origin: FakeOrigin) -> None:
+    first = origin.base_url
+    crawl("full")
+    origin.move_domain()
+    with pytest.raises(CrawlError, match="not verified"):
+        run_crawl("ongoing", dry_run=True)
+    assert not OriginMove.objects.exists()
+    assert current_base_url() == first
+
+
 def test_a_changed_variable_takes_over_from_stored_moves(settings) -> None:
     settings.OTAKUDESU_BASE_URL = "https://otakudesu.best"
     OriginMove.objects.create(
@@ -152,3 +164,33 @@ def test_a_changed_variable_takes_over_from_stored_moves(settings) -> None:
     assert current_base_url() == "https://otakudesu.cloud"
     settings.OTAKUDESU_BASE_URL = "https://otakudesu.media"  # the operator's own choice
     assert current_base_url() == "https://otakudesu.media"
+
+
+# --------------------------------------------------------------------------- the hints
+
+
+def test_the_notice_names_the_official_address() -> None:
+    page = (
+        '<html><head><link rel="canonical" href="https://otakudesu.blog/" /></head><body>'
+        '<div class="infoupdate">Situs resmi Otakudesu hanya otakudesu.cloud, selain dari ini '
+        "adalah situs palsu.</div></body></html>"
+    )
+    hints = parse_origin_hints(page)
+    assert hints.announced == ("otakudesu.cloud",)
+    assert hints.canonical == "https://otakudesu.blog/"
+    with_port = '<div class="infoupdate">Otakudesu pindah ke http://127.0.0.1:8042 ya.</div>'
+    assert parse_origin_hints(with_port).announced == ("http://127.0.0.1:8042",)
+
+
+def test_a_notice_about_something_else_names_no_candidate() -> None:
+    page = '<div class="infoupdate">Gabung grup kami di t.me/grupanime dan discord.gg/x.</div>'
+    assert parse_origin_hints(page).announced == ()
+
+
+def test_the_real_home_page_names_its_own_domain() -> None:
+    captured = SHARED_PAGES / "home--illhm.html"
+    if not captured.exists():
+        pytest.skip(f"no captured pages at {SHARED_PAGES}")
+    hints = parse_origin_hints(captured.read_text(encoding="utf-8"))
+    assert hints.announced == ("otakudesu.best",)
+    assert hints.canonical == "https://otakudesu.best/"

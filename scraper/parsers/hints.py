@@ -21,6 +21,9 @@ _ADDRESS = re.compile(
     re.IGNORECASE,
 )
 _NOTICE_SELECTORS = (".infoupdate",)
+# Only a notice about where the site lives names candidates ("Situs resmi ... hanya x",
+# "pindah ke domain baru"), not one that links a chat group or a partner site.
+_ABOUT_THE_ADDRESS = re.compile(r"resmi|pindah|domain|alamat|official|moved", re.IGNORECASE)
 _MAX_ANNOUNCED = 5
 
 
@@ -39,6 +42,8 @@ def parse_origin_hints(html: str, url: str = "") -> OriginHints:
     found: list[str] = []
     for selector in _NOTICE_SELECTORS:
         for notice in doc.tree.css(selector):
+            if not _ABOUT_THE_ADDRESS.search(node_text(notice)):
+                continue
             texts = [node_text(notice)]
             texts += [attr(link, "href") or "" for link in notice.css("a")]
             for text in texts:
