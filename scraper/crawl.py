@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Max, Q
@@ -42,7 +42,7 @@ from scraper.crawl_record import CrawlResult, RunRecorder
 from scraper.ingest import AnimeBundle, Counts, ingest_anime
 from scraper.page_retries import anime_with_pages_due, page_due, record_anime_page_failure
 from scraper.parsers import ParseError
-from scraper.parsers.types import AnimeCard, AnimeDetail, EpisodePage, HomePage
+from scraper.parsers.types import AnimeCard, AnimeDetail, EpisodePage
 
 __all__ = ["KINDS", "CrawlError", "CrawlResult", "CrawlStopped", "ProgressEvent", "run_crawl"]
 
@@ -57,36 +57,6 @@ class CrawlError(Exception):
 
 class ChallengeUnsolved(CrawlError):  # noqa: N818 - a CrawlError; the name says which
     """The origin shows a challenge that the solver could not get past."""
-
-
-def _has_cards(home: HomePage) -> bool:
-    return bool(home.ongoing or home.completed)
-
-
-def _has_episodes(detail: AnimeDetail) -> bool:
-    """An anime may be listed before its first episode; one whose page shows no episode
-    after we stored some has lost its list."""
-    if detail.episodes or detail.batch:
-        return True
-    return not Episode.objects.filter(anime__slug=detail.slug).exists()
-
-
-# What a page must hold beyond what its parser demands: parsed but empty is a changed
-# layout too (a home without cards, an anime page that lost its episode list).
-# Parser -> (page kind, what is missing, the check).
-_EXPECTED: dict[Callable[..., Any], tuple[str, str, Callable[[Any], bool]]] = {
-    parsers.parse_home: ("home", "anime cards", _has_cards),
-    parsers.parse_detail: ("detail", "episode list", _has_episodes),
-}
-
-# The page kind a parser's ParseError names, where it differs from the parser's name.
-_ALARM_KINDS: dict[Callable[..., Any], str] = {
-    parsers.parse_list_page: "list",
-    parsers.parse_anime_list: "anime-list",
-}
-
-# Entry pages whose canonical link and notice may say the origin moved (scraper.origin).
-_HINT_PATHS = frozenset({"/", "/anime-list/"})
 
 
 class CrawlStopped(Exception):  # noqa: N818 - a stop, not an error
@@ -136,9 +106,7 @@ class Crawler:
         self.total: int | None = None
         self.changes: list[str] = []  # what a dry run would change, one line per anime
         self._challenge_solved = False
-        self.challenge_failed = False
-        self.parsed_kinds: set[str] = set()  # page kinds read fine (their alarms clear)
-        self.alarm_kinds: set[str] = set()
+        self.watch = alarms.PageWatch(recorder, dry_run=dry_run)
 
     # ------------------------------------------------------------------ fetching
 
@@ -156,7 +124,7 @@ class Crawler:
             page = self.client.get(path, validators=validators)
         except ChallengeError as exc:
             if self._challenge_solved:
-                self.challenge_failed = True
+                self.watch.challenge_failed = True
                 raise ChallengeUnsolved(f"challenge still shown after solving: {exc}") from exc
             self._solve(path, exc)
             page = self.client.get(path, validators=validators)
@@ -168,13 +136,13 @@ class Crawler:
         try:
             from scraper.solver import solve_challenge
         except ImportError:
-            self.challenge_failed = True
+            self.watch.challenge_failed = True
             message = f"origin answers with a challenge and no solver: {exc}"
             raise ChallengeUnsolved(message) from exc
         try:
             solve_challenge(self.client, self.client.origin_url(path))
         except Exception as solve_exc:
-            self.challenge_failed = True
+            self.watch.challenge_failed = True
             raise ChallengeUnsolved(f"challenge not solved: {solve_exc}") from solve_exc
         self._challenge_solved = True
 
@@ -182,31 +150,8 @@ class Crawler:
         return self.read(path, self.fetch(path), parser)
 
     def read(self, path: str, page: FetchedPage, parser: Callable[[str, str], T]) -> T:
-        """Parse a fetched page. An entry page may say the origin moved (followed once
-        verified, scraper.origin); a page that parses to nothing expected is a layout
-        alarm (recorded, then its ParseError goes on like any failed page's)."""
-        if path in _HINT_PATHS and not self.dry_run:
-            origin.follow_page_hints(self.client, page.text)
-        url = self.client.origin_url(path)
-        try:
-            result = parser(page.text, url)
-            kind, missing, holds = _EXPECTED.get(parser, ("", "", bool))
-            if kind and not holds(result):
-                raise ParseError(kind, url, missing)
-        except ParseError as exc:
-            self._alarm(exc, path, page.text)
-            raise
-        name = getattr(parser, "__name__", "").removeprefix("parse_")
-        self.parsed_kinds.add(_ALARM_KINDS.get(parser, name))
-        return result
-
-    def _alarm(self, exc: ParseError, path: str, html: str) -> None:
-        first = exc.kind not in self.alarm_kinds
-        self.alarm_kinds.add(exc.kind)
-        # The first page of a kind in a run is kept: one changed layout fails them all.
-        self.recorder.alarm(exc.kind, path, exc.missing, html if first else None)
-        if first and not self.dry_run:
-            alarms.layout_alert(exc.kind, path, exc.missing)
+        """Parse a fetched page, watching the origin's health (scraper.alarms.PageWatch)."""
+        return self.watch.read(self.client, path, page, parser)
 
     def _report(self, url: str, note: str = "") -> None:
         if self.progress is not None:
@@ -514,7 +459,7 @@ def run_crawl(
     try:
         _run_recorded(crawl, crawler, slug or "")
     except CrawlError as exc:
-        _watch(crawler, exc)
+        crawler.watch.finish(exc)
         raise
     finally:
         if own_client:
@@ -523,22 +468,8 @@ def run_crawl(
     # make the run partial, so the admin, the command's exit code and the task say so.
     status = ScrapeRun.Status.PARTIAL if recorder.errors else ScrapeRun.Status.OK
     run = recorder.finish(status, client)
-    _watch(crawler, None)
+    crawler.watch.finish(None)
     return CrawlResult.from_run(run, crawler.changes)
-
-
-def _watch(crawler: Crawler, error: CrawlError | None) -> None:
-    """The origin's health alerts by what the run saw (not for a dry run)."""
-    run = crawler.recorder.run
-    if crawler.dry_run or run is None:
-        return
-    alarms.watch_run(
-        run,
-        error,
-        challenge_failed=crawler.challenge_failed,
-        parsed_kinds=crawler.parsed_kinds,
-        alarm_kinds=crawler.alarm_kinds,
-    )
 
 
 def _run_recorded(crawl: Callable[[Crawler, str], None], crawler: Crawler, slug: str) -> None:
