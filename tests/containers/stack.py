@@ -1,0 +1,176 @@
+"""One Compose project of the shipped docker-compose.yml, run by podman-compose.
+
+The project lives in a temporary folder holding a byte-for-byte copy of docker-compose.yml,
+the test's .env (random project name, passwords and host port), this folder's
+compose.origin.yml (the fake origin) and links to the repository's deploy/ and tests/
+folders (what the Compose files mount). podman 4.3 runs health checks only when asked
+(no systemd timers here), so :meth:`Stack.wait_healthy` runs each service's own check,
+the Compose file's, until it passes: what a timer would do.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.containers.images import HERE, REPO_ROOT, podman
+from tests.procs import free_port, wait_until
+
+SERVICES = ("db", "redis", "redis-cache", "web", "worker", "nginx")
+COMPOSE = str(Path(sys.executable).with_name("podman-compose"))
+HEALTH_DEADLINE = 300.0
+
+
+@dataclass
+class Page:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass
+class Stack:
+    folder: Path
+    project: str
+    tag: str
+    http_port: int
+    env: dict[str, str] = field(default_factory=dict)
+    # Volumes the images declare (VOLUME) that no Compose volume covers, e.g. redis-cache's
+    # /data: `down -v` leaves them, the test removes them.
+    anonymous_volumes: set[str] = field(default_factory=set)
+
+    @classmethod
+    def create(cls, folder: Path, *, tag: str, extra_env: dict[str, str]) -> Stack:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / "docker-compose.yml", folder / "docker-compose.yml")
+        shutil.copyfile(HERE / "compose.origin.yml", folder / "compose.origin.yml")
+        for name in ("deploy", "tests"):
+            (folder / name).symlink_to(REPO_ROOT / name)
+        stack = cls(folder, f"ostest{secrets.token_hex(4)}", tag, free_port())
+        stack.env = {
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "localhost",
+            "CSRF_TRUSTED_ORIGINS": "http://localhost",
+            "MARIADB_DATABASE": "otakusite",
+            "MARIADB_USER": "otakusite",
+            "MARIADB_PASSWORD": secrets.token_hex(16),
+            "MARIADB_ROOT_PASSWORD": secrets.token_hex(16),
+            "HTTP_PORT": str(stack.http_port),
+            "OTAKUSITE_TAG": tag,
+            "AUTO_FIRST_CRAWL": "0",
+            "WEB_CONCURRENCY": "2",
+            "Q_WORKERS": "1",
+            **extra_env,
+        }
+        lines = [f"{k}={v}" for k, v in stack.env.items()]
+        (folder / ".env").write_text("\n".join(lines) + "\n")
+        return stack
+
+    # --- podman-compose and podman ---------------------------------------------------
+    def compose(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        # Only the .env file configures the project: none of the test run's own variables
+        # (DATABASE_URL, REDIS_URL...) may reach Compose's interpolation.
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+        if args[0] == "down":
+            self.anonymous_volumes |= self._anonymous_volumes()
+        command = [COMPOSE, "-p", self.project, "-f", "docker-compose.yml"]
+        command += ["-f", "compose.origin.yml", *args]
+        done = subprocess.run(
+            command,
+            cwd=self.folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise AssertionError(
+                f"podman-compose {' '.join(args)} exited {done.returncode}:\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
+        return done
+
+    def _anonymous_volumes(self) -> set[str]:
+        found = podman(
+            "ps",
+            "-a",
+            "--filter",
+            f"label=io.podman.compose.project={self.project}",
+            "--format",
+            "{{.ID}}",
+        ).stdout.split()
+        names: set[str] = set()
+        for container in found:
+            mounts = podman(
+                "inspect", "--format", "{{range .Mounts}}{{.Name}} {{end}}", container
+            ).stdout.split()
+            names |= {m for m in mounts if not m.startswith(f"{self.project}_")}
+        return names
+
+    def remove(self) -> None:
+        """`down -v`, then the volumes it leaves."""
+        self.compose("down", "-v", timeout=600)
+        for volume in sorted(self.anonymous_volumes):
+            podman("volume", "rm", "--force", volume, check=False)
+
+    def container(self, service: str) -> str:
+        return f"{self.project}_{service}_1"
+
+    def exec(self, service: str, *command: str, timeout: float = 900) -> str:
+        done = podman("exec", self.container(service), *command, check=False, timeout=timeout)
+        if done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(command)} in {service} exited {done.returncode}:\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
+        return done.stdout
+
+    def healthy(self, service: str) -> bool:
+        """The service's own health check (the Compose file's) passes right now."""
+        return podman("healthcheck", "run", self.container(service), check=False).returncode == 0
+
+    def wait_healthy(self, *services: str) -> None:
+        for service in services or SERVICES:
+            wait_until(
+                lambda s=service: self.healthy(s),
+                f"{service} healthy",
+                deadline=HEALTH_DEADLINE,
+                interval=1.0,
+            )
+
+    def logs(self, service: str) -> str:
+        done = podman("logs", "--tail", "60", self.container(service), check=False)
+        return done.stdout + done.stderr
+
+    # --- the site through nginx ------------------------------------------------------
+    def get(self, path: str) -> Page:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}", headers={"Host": "localhost"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return Page(
+                    response.status, response.read().decode(), dict(response.headers.items())
+                )
+        except urllib.error.HTTPError as exc:
+            return Page(exc.code, exc.read().decode(), dict(exc.headers.items()))
+
+    def counts(self) -> dict[str, int]:
+        """Rows of the catalogue, read in the worker container through Django."""
+        code = (
+            "from catalog.models import Anime, Episode, StreamLink, DownloadLink;"
+            "print(Anime.objects.count(), Episode.objects.count(),"
+            " StreamLink.objects.count(), DownloadLink.objects.count())"
+        )
+        out = self.exec("worker", "python", "manage.py", "shell", "-c", code)
+        anime, episodes, streams, downloads = (int(n) for n in out.split()[-4:])
+        return {"anime": anime, "episodes": episodes, "streams": streams, "downloads": downloads}
