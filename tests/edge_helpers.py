@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 from tests.procs import REPO_ROOT, manage, prepare_site, site_env
 
 NGINX_CONF = REPO_ROOT / "deploy" / "nginx" / "nginx.conf"
 NGINX_TLS_CONF = REPO_ROOT / "deploy" / "nginx" / "tls.conf"
+NGINX_BROTLI_CONF = REPO_ROOT / "deploy" / "nginx" / "brotli.conf"
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+# Where Debian's nginx packages enable dynamic modules (apt libnginx-mod-*).
+MODULES_ENABLED = Path("/etc/nginx/modules-enabled")
 
 
 def crawled_site_env(tmp_path: Path, origin_url: str, **extra: str) -> dict[str, str]:
@@ -32,6 +36,36 @@ def crawled_site_env(tmp_path: Path, origin_url: str, **extra: str) -> dict[str,
     return env
 
 
+def _nginx_modules_path() -> Path:
+    """Where this nginx's dynamic modules live (`nginx -V`: --modules-path)."""
+    from tests.procs import NGINX
+
+    if NGINX:
+        done = subprocess.run([NGINX, "-V"], capture_output=True, text=True, check=False)
+        if match := re.search(r"--modules-path=(\S+)", done.stderr):
+            return Path(match.group(1))
+    return Path("/usr/lib/nginx/modules")
+
+
+def local_modules() -> str:
+    """The `load_module` lines this machine's nginx has enabled, with absolute paths: the
+    packages write them relative to nginx's prefix, which the tests move (``-p``)."""
+    modules = _nginx_modules_path()
+    lines = [
+        line.replace("load_module modules/", f"load_module {modules}/")
+        for conf in sorted(MODULES_ENABLED.glob("*.conf"))
+        for line in conf.read_text().splitlines()
+        if line.strip().startswith("load_module")
+    ]
+    return "\n".join(lines)
+
+
+def brotli_loaded(modules: str | None = None) -> bool:
+    """Whether nginx here has both Brotli modules enabled (deploy/nginx/brotli.conf)."""
+    modules = local_modules() if modules is None else modules
+    return all(f"ngx_http_brotli_{kind}_module" in modules for kind in ("filter", "static"))
+
+
 def local_nginx_conf(
     tmp_path: Path,
     *,
@@ -43,9 +77,18 @@ def local_nginx_conf(
 ) -> str:
     """The shipped nginx config with the container's names and paths swapped for local
     ones. Every swap must hit exactly once, so a changed config cannot silently escape the
-    tests that use it. The temp paths are added by tests.procs.start_nginx."""
+    tests that use it. The temp paths are added by tests.procs.start_nginx. The page cache
+    goes to ``tmp_path/page-cache``; Brotli (deploy/nginx/brotli.conf) is on where this
+    machine's nginx has the modules, as an operator would mount it."""
     text = source.read_text()
+    modules = local_modules()
+    brotli = f"include {NGINX_BROTLI_CONF};" if brotli_loaded(modules) else ""
     swaps = {
+        "include /etc/nginx/modules-enabled/*.conf;": modules,
+        "include /etc/nginx/brotli/*.conf;": brotli,
+        "proxy_cache_path /var/cache/nginx/otakusite ": (
+            f"proxy_cache_path {tmp_path / 'page-cache'} "
+        ),
         # As root, nginx's workers would drop to "nobody", who cannot read pytest's tmp.
         "user nginx;": "user root root;" if os.geteuid() == 0 else "",
         "pid /var/run/nginx.pid;": f"pid {tmp_path / 'nginx.pid'};",

@@ -122,9 +122,13 @@ def nginx(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         stop_process(process)
 
 
+def manifest_paths(site: Site) -> dict[str, str]:
+    """collectstatic's manifest: each file's own name → its content-hashed name."""
+    return json.loads((site.static_root / "staticfiles.json").read_text())["paths"]
+
+
 def hashed_static_file(site: Site, suffix: str) -> str:
-    manifest = json.loads((site.static_root / "staticfiles.json").read_text())
-    return next(v for k, v in manifest["paths"].items() if k.endswith(suffix))
+    return next(v for k, v in manifest_paths(site).items() if k.endswith(suffix))
 
 
 @needs_nginx
@@ -147,7 +151,23 @@ def test_static_files_come_from_nginx_with_a_year_of_caching_and_gzip(
     assert "max-age=31536000" in response.headers["cache-control"]
     assert response.headers.get("content-encoding") == "gzip"
     assert response.text == (site.static_root / css).read_text()
-    assert httpx.get(f"{nginx}/static/no-such-file.css").status_code == 404
+    assert "immutable" in response.headers["cache-control"]
+    missing = httpx.get(f"{nginx}/static/no-such-file.css")
+    assert missing.status_code == 404
+    assert "cache-control" not in missing.headers
+
+
+@needs_nginx
+def test_unhashed_static_names_are_cached_for_minutes_only(nginx: str, site: Site) -> None:
+    """collectstatic also writes each file under its own name (css/site.css beside
+    css/site.<hash>.css): that name keeps its URL when the file changes, so a year of
+    caching would pin browsers to the old file."""
+    hashed = hashed_static_file(site, ".css")
+    original = next(k for k, v in manifest_paths(site).items() if v == hashed)
+    response = httpx.get(f"{nginx}/static/{original}")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "public, max-age=300"
+    assert response.text == (site.static_root / hashed).read_text()
 
 
 @needs_nginx
