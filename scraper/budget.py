@@ -30,6 +30,7 @@ __all__ = [
     "LocalBudget",
     "OutageWarner",
     "RedisBudget",
+    "booked_ahead",
     "redis_configured",
     "redis_parts",
     "shared_budget",
@@ -361,3 +362,21 @@ def shared_budget() -> Budget:
             connection, key = redis_parts()
             budget = _shared["budget"] = RedisBudget(connection, key=key, viewer_share=share)
         return budget
+
+
+def booked_ahead(host: str) -> float | None:
+    """Seconds until ``host`` (``name:port``) has a free request slot for the crawl (0:
+    free now), as every process sees it; None without Redis (each process has its own
+    budget then). For the admin's health page."""
+    if not redis_configured():
+        return None
+    connection, key = redis_parts()
+    try:
+        conn = connection()
+        raw = conn.get(key(f"scraper:budget:{host}:next"))
+        seconds, micros = conn.time()
+    except Exception:  # Redis down: the page says "unknown"
+        return None
+    if raw is None:
+        return 0.0
+    return max(0.0, float(raw) - (seconds + micros / 1_000_000))

@@ -15,6 +15,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from catalog.models import AlertState, LayoutAlarm, OriginMove, ScrapeRun
+from scraper.budget import booked_ahead
 from scraper.origin import current_base_url
 
 __all__ = ["BudgetUse", "health_summary"]
@@ -75,6 +76,13 @@ def _last_backup() -> Any:
         return None
 
 
+def _budget_host(base: str) -> str:
+    """The request budget's name for the origin's host (``name:port``, as the client)."""
+    parts = urlsplit(base)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{(parts.hostname or '').lower()}:{port}"
+
+
 def health_summary(*, now: datetime.datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     since = now - datetime.timedelta(days=1)
@@ -92,5 +100,6 @@ def health_summary(*, now: datetime.datetime | None = None) -> dict[str, Any]:
         "moves": OriginMove.objects.all()[:20],
         "budget": _budget(now),
         "rate_limit": settings.SCRAPER_RATE_LIMIT,
+        "booked_ahead": booked_ahead(_budget_host(base)),
         "backup": _last_backup(),
     }

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from catalog.models import AlertState, OriginMove, ScrapeRun
 from scraper.alarms import keep_page
+from scraper.budget import redis_configured, redis_parts
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +115,24 @@ def test_the_page_speaks_english_when_asked(staff: Client) -> None:
     page = staff.get(reverse(HEALTH)).content.decode()
     assert "Scraper health" in page
     assert "Kesehatan scraper" not in page
+
+
+def test_the_page_shows_how_far_the_shared_budget_is_booked(staff: Client, settings) -> None:
+    if not redis_configured():
+        pytest.skip("the shared budget lives in Redis (REDIS_URL unset)")
+    settings.OTAKUDESU_BASE_URL = "https://otakudesu.best"
+    connection, key = redis_parts()
+    redis = connection()
+    seconds, _micros = redis.time()
+    # What the crawl's clients write when slots are taken 30 s ahead.
+    redis.set(key("scraper:budget:otakudesu.best:443:next"), repr(seconds + 30), px=60_000)
+    booked = staff.get(reverse(HEALTH)).context["booked_ahead"]
+    assert 25 < booked <= 30
+
+
+def test_without_redis_the_budget_is_per_process_and_the_page_says_so(staff: Client) -> None:
+    if redis_configured():
+        pytest.skip("REDIS_URL is set: the shared budget is shown")
+    page = staff.get(reverse(HEALTH))
+    assert page.context["booked_ahead"] is None
+    assert "tanpa Redis" in page.content.decode()
