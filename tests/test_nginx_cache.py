@@ -246,3 +246,20 @@ def test_stale_copies_answer_while_gunicorn_is_down_and_fresh_ones_after(site: S
     fresh = until(site, page, lambda r: status(r) != "STALE", "an answer from gunicorn")
     assert fresh.status_code == 200
     assert episode in fresh.text
+
+
+def test_every_viewer_page_is_cached_and_sets_no_cookie(site: Site) -> None:
+    """A page that set a cookie (a CSRF token, a session) would never be stored, and a
+    burst of viewers would all reach gunicorn: none of them does."""
+    anime = site.origin.truth.anime[site.slugs[6]]
+    genre = anime.genres[0].slug
+    pages = [
+        *("/", "/ongoing/", "/completed/", "/anime/", "/genres/", f"/genres/{genre}/"),
+        *("/jadwal/", "/search/?q=a", f"/anime/{anime.slug}/"),
+        *(f"/episode/{anime.episodes[0].slug}/", "/feed/", "/sitemap.xml", "/robots.txt"),
+    ]
+    for path in pages:
+        first = site.get(path)
+        assert first.status_code == 200, path
+        assert "set-cookie" not in first.headers, path
+        assert until_hit(site, path).content == first.content, path
