@@ -60,7 +60,10 @@ def layout_alert(kind: str, path: str, reason: str) -> None:
         "Alarm tata letak: halaman %(kind)s %(path)s tidak terbaca (%(reason)s). "
         "HTML-nya tersimpan di admin, Kesehatan scraper."
     ) % {"kind": kind, "path": path, "reason": reason}
-    alerts.problem(f"layout:{kind}", message)
+    try:
+        alerts.problem(f"layout:{kind}", message)
+    except Exception:  # an alert must never stop the crawl that raised it
+        logger.exception("layout alert for %s %s failed", kind, path)
 
 
 def _has_cards(home: HomePage) -> bool:

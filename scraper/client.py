@@ -561,7 +561,7 @@ def post_json(url: str, payload: Mapping[str, Any], *, label: str, timeout: floa
     Returns the HTTP status; raises FetchError on a transport failure or a non-2xx answer."""
     try:
         response = httpx.post(url, json=dict(payload), timeout=timeout, follow_redirects=False)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # a mistyped URL is a failure too
         raise FetchError(
             f"POST {label}: {type(exc).__name__}", url=label, status=None, attempts=1
         ) from exc

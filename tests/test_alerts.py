@@ -174,3 +174,10 @@ def test_a_failed_backup_alerts_and_the_next_good_one_recovers(hooks: Hooks) -> 
     good = backups.BackupStatus(ok=True, finished_at="2026-12-07T05:00:00+00:00", duration_ms=9.0)
     backups.backup_finished.send(sender=backups.BackupStatus, status=good)
     assert hooks.texts()[-1].startswith("[otakusite] Pulih: Backup database gagal")
+
+
+def test_a_mistyped_webhook_address_is_a_delivery_error_not_a_crash(settings) -> None:
+    settings.ALERT_WEBHOOK_URL = "hxxp://not a url"
+    settings.TELEGRAM_BOT_TOKEN = ""
+    assert alerts.problem("layout:home", "home without cards") is False
+    assert "alert webhook" in AlertState.objects.get(cause="layout:home").delivery_error
