@@ -12,9 +12,12 @@ answering while gunicorn is down, fresh again once it is back.
 from __future__ import annotations
 
 import contextlib
+import http.server
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -263,3 +266,66 @@ def test_every_viewer_page_is_cached_and_sets_no_cookie(site: Site) -> None:
         assert first.status_code == 200, path
         assert "set-cookie" not in first.headers, path
         assert until_hit(site, path).content == first.content, path
+
+
+def test_head_is_answered_from_the_cached_copy(site: Site) -> None:
+    page = f"/anime/{site.slugs[7]}/"
+    full = until_hit(site, page)
+    heads: list[httpx.Response] = []
+
+    def head_hit() -> bool:
+        plain = {"Host": HOST, "Accept-Encoding": "identity"}  # the length, not gzip's
+        heads[:] = [httpx.head(site.nginx + page, headers=plain, timeout=30)]
+        return status(heads[0]) == "HIT"
+
+    wait_until(head_hit, "a HEAD answered from the cache", deadline=60, interval=0.05)
+    assert heads[0].status_code == 200
+    assert heads[0].headers["content-length"] == str(len(full.content))
+
+
+class _Upstream(http.server.BaseHTTPRequestHandler):
+    """A stand-in for a view that marks its answer personal: `/private`, `/no-store` and
+    `/cookie` say so (Cache-Control, Set-Cookie), anything else is an ordinary page."""
+
+    def do_GET(self) -> None:
+        body = f"answer {self.path}".encode()
+        self.send_response(200)
+        marks = {"/private": ("Cache-Control", "private"),
+                 "/no-store": ("Cache-Control", "no-store"),
+                 "/cookie": ("Set-Cookie", "messages=hello; Path=/")}  # fmt: skip
+        if self.path in marks:
+            self.send_header(*marks[self.path])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_answers_marked_private_or_setting_a_cookie_are_never_stored(tmp_path: Path) -> None:
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port = free_port()
+    conf = local_nginx_conf(
+        tmp_path,
+        listen_port=port,
+        web_port=upstream.server_address[1],
+        static_dir=tmp_path,
+        extra_swaps={"include /etc/nginx/tls/*.conf;": ""},
+    )
+    nginx = start_nginx(conf, tmp_path, port=port)
+    try:
+        with running(nginx):
+            for path in ("/private", "/no-store", "/cookie"):
+                answers = [httpx.get(f"http://127.0.0.1:{port}{path}") for _ in range(3)]
+                assert [status(a) for a in answers] == ["MISS"] * 3, path
+            # The same nginx does store an ordinary answer.
+            wait_until(
+                lambda: status(httpx.get(f"http://127.0.0.1:{port}/page")) == "HIT",
+                "a HIT for an ordinary page",
+                deadline=60,
+                interval=0.05,
+            )
+    finally:
+        upstream.shutdown()
