@@ -95,6 +95,7 @@ class Publisher:
 
     ``habits``: anime slug -> (weekday, minutes after midnight WIB), the usual time of
     each scheduled anime. Built before the first crawl (new titles are hidden at once).
+    ``extras_after``: new titles and batches come only after this many days.
     """
 
     def __init__(
@@ -108,12 +109,14 @@ class Publisher:
         new_titles: int = 3,
         batches: int = 2,
         jitter_minutes: float = 6.0,
+        extras_after: int = 0,
     ) -> None:
         self.catalog = catalog
         self.clock = clock
         self.rng = random.Random(f"timeline:{seed}")
         self.late_share = late_share
         self.jitter = jitter_minutes
+        self.extras_after = extras_after  # days before the first new title or batch
         self._lock = threading.RLock()
         self.habits: dict[str, tuple[int, int]] = {}
         self.requests: list[tuple[float, str]] = []  # (clock.monotonic(), path) seen
@@ -131,7 +134,9 @@ class Publisher:
 
     # --- planning ------------------------------------------------------------------
     def _random_time(self, days: int) -> datetime:
-        return self.clock.now + timedelta(minutes=self.rng.randrange(days * 1440))
+        """Some time from ``extras_after`` days on to the end (new titles, batches)."""
+        first = min(self.extras_after, days - 1) * 1440
+        return self.clock.now + timedelta(minutes=self.rng.randrange(first, days * 1440))
 
     def _hide_new_titles(self, ongoing: list[Anime], count: int, days: int) -> None:
         for anime in self.rng.sample(ongoing, min(count, len(ongoing) // 4)):
