@@ -2,9 +2,10 @@
 # otakusite images. Targets:
 #   web     (default) gunicorn + the site; static files collected at build time
 #   worker  the same plus Debian's Chromium for the Cloudflare challenge solver (qcluster)
-# Build: docker build --target web -t otakusite-web .   (podman build --format docker; README.md,
-# "Deployment"). Everything comes from Debian (Python 3.13, Chromium, MariaDB client) on
-# debian:trixie-slim, so the image CI builds and tests is the one operators build.
+# Build: `docker build --target web -t otakusite-web .` (podman: add --format docker to keep
+# the HEALTHCHECK; README.md, "Deployment"). Everything comes from Debian (Python 3.13,
+# Chromium, MariaDB client) on debian:trixie-slim, so the image CI builds and tests
+# (tests/test_containers.py) is the one operators build.
 #
 # Behind a TLS-inspecting proxy, give the builder that proxy's CA bundle as a build secret
 # (used by pip and uv in one step, never stored in a layer):

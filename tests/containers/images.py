@@ -145,9 +145,11 @@ def ensure_stand_ins(base_key: str) -> list[str]:
 
 def build_app_images(tag: str) -> dict[str, str]:
     """The shipped Dockerfile's web and worker targets, named as docker-compose.yml names
-    them (``otakusite-web:${OTAKUSITE_TAG}``), the host's CA bundle given as build secret."""
+    them (``otakusite-web:${OTAKUSITE_TAG}``), the host's CA bundle given as build secret.
+    The code stage is named too, so that removing the returned images leaves only podman's
+    cache of the stages before the code (dependencies, Chromium) behind."""
     images = {}
-    for target in ("web", "worker"):
+    for target in ("code", "web", "worker"):
         name = f"localhost/otakusite-{target}:{tag}"
         podman(
             "build",
