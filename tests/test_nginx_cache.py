@@ -121,17 +121,19 @@ def test_a_new_episode_shows_within_the_cache_second(site: Site) -> None:
     committed = time.monotonic()
     assert episode not in cached.text
 
+    # (seconds after the commit the request started, X-Cache-Status, shows the episode)
     answers: list[tuple[float, str | None, bool]] = []
-    while not answers or answers[-1][0] < CACHE_SECONDS + 1:
+    late: list[tuple[float, str | None, bool]] = []
+    # Poll past the cache's validity until the cache serves again (HITs of the new copy);
+    # the 60 s bound only ends a hang.
+    while not (late and late[-1][0] >= CACHE_SECONDS + 1 and any(a[1] == "HIT" for a in late)):
         started = time.monotonic()
         response = site.get(page)
         assert response.status_code == 200
         answers.append((started - committed, status(response), episode in response.text))
-    late = [a for a in answers if a[0] >= CACHE_SECONDS]
-    assert late, answers
-    assert all(shows for _, _, shows in late), answers
-    # The cache kept serving meanwhile: the answers after the change are HITs again.
-    assert any(cache == "HIT" for _, cache, _ in late), answers
+        late = [a for a in answers if a[0] >= CACHE_SECONDS]
+        assert answers[-1][0] < 60, answers
+    assert all(shows for _, _, shows in late), late
 
 
 def test_each_language_gets_its_own_copy(site: Site) -> None:
