@@ -71,6 +71,11 @@ def _django(var_dir: Path) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    from django.conf import settings
+
+    # Static files and templates stay as DEBUG configured them; only the per-query log
+    # of a DEBUG connection (a cost the real worker does not pay) is turned off.
+    settings.DEBUG = False
 
 
 def _virtual_now(clock: Any) -> None:
