@@ -93,7 +93,7 @@ def local_nginx_conf(
         "user nginx;": "user root root;" if os.geteuid() == 0 else "",
         "pid /var/run/nginx.pid;": f"pid {tmp_path / 'nginx.pid'};",
         "error_log /dev/stderr warn;": f"error_log {tmp_path / 'error.log'} info;",
-        "access_log /dev/stdout;": f"access_log {tmp_path / 'access.log'};",
+        "access_log /dev/stdout otakusite;": f"access_log {tmp_path / 'access.log'} otakusite;",
         "server web:8000;": f"server 127.0.0.1:{web_port};",
         "listen 80 default_server;": f"listen 127.0.0.1:{listen_port} default_server;",
         "listen [::]:80 default_server;": "",

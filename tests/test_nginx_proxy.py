@@ -171,6 +171,23 @@ def test_unhashed_static_names_are_cached_for_minutes_only(nginx: str, site: Sit
 
 
 @needs_nginx
+def test_request_id_is_nginx_s_own_or_the_one_a_proxy_in_front_sent(nginx: str) -> None:
+    """nginx names each request and Django logs and returns that name: the id a viewer
+    reports is the one in both logs."""
+    fresh = httpx.get(nginx + "/healthz/live", headers={"Host": "otakusite.test"})
+    first = fresh.headers["x-request-id"]
+    assert len(first) == 32
+    assert all(c in "0123456789abcdef" for c in first)
+    again = httpx.get(nginx + "/healthz/live", headers={"Host": "otakusite.test"})
+    assert again.headers["x-request-id"] != first
+    passed = httpx.get(
+        nginx + "/healthz/live",
+        headers={"Host": "otakusite.test", "X-Request-ID": "edge-proxy-0001"},
+    )
+    assert passed.headers["x-request-id"] == "edge-proxy-0001"
+
+
+@needs_nginx
 def test_unknown_host_is_refused_by_django_not_served(nginx: str) -> None:
     assert httpx.get(nginx + "/", headers={"Host": "evil.example"}).status_code == 400
 
