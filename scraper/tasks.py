@@ -4,7 +4,9 @@ Tasks take only simple, picklable arguments (they travel through Redis or the OR
 broker) and delegate to the crawls and the mirror resolver. Every call leaves a ScrapeRun, also when
 it skips because the same work is already running (the skip names that run, since when
 and its owner): an operator reading the admin sees each scheduled tick and what became of
-it. Who may run, liveness and stop requests: scraper.runs.
+it. The exception is the planned update's minute tick (freshness_tick_task): a tick that
+finds no update due leaves nothing, the update it starts leaves its run as any other.
+Who may run, liveness and stop requests: scraper.runs.
 """
 
 from __future__ import annotations
