@@ -524,7 +524,9 @@ def make_client(base_url: str | None = None, **overrides: Any) -> OriginClient:
     from scraper.origin import current_base_url, former_bases, verify_redirect
 
     options.setdefault("verify_move", verify_redirect)
-    client = OriginClient(base_url or current_base_url(), **options)
+    if base_url is not None:  # an explicit base: no database read until a move is met
+        return OriginClient(base_url, **options)
+    client = OriginClient(current_base_url(), **options)
     for old in former_bases():
         client.add_former_origin(old)
     return client
