@@ -82,6 +82,12 @@ class Anime(models.Model):
     producers = models.JSONField(_("produser"), default=list, blank=True)
     synopsis = models.TextField(_("sinopsis"), blank=True)
     poster_url = models.URLField(_("poster"), max_length=1000, blank=True)
+    # Our own copy of the poster (catalog/posters.py): the content hash naming its files
+    # under MEDIA_ROOT ("" = none yet: pages show the placeholder), the origin URL it was
+    # last fetched (or tried) from, and failed tries in a row (bounded by scraper/posters.py).
+    poster_key = models.CharField(_("kunci poster"), max_length=32, blank=True, editable=False)
+    poster_source = models.CharField(max_length=1000, blank=True, editable=False)
+    poster_tries = models.PositiveSmallIntegerField(default=0, editable=False)
     genres = models.ManyToManyField(Genre, related_name="anime", blank=True)
     lengkap_slug = SlugKeyField(_("slug halaman lengkap"), blank=True)
     # Lower-cased, accent-free title + Japanese title: search works alike on every backend.
@@ -407,3 +413,25 @@ class OriginMove(models.Model):
 
     def __str__(self) -> str:
         return f"{self.old_base} -> {self.new_base}"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription for new episodes of the anime it follows.
+
+    Nothing else about the viewer is kept: the push service's endpoint (a personal
+    address: the admin shows counts, never endpoints), the keys that encrypt the message
+    for that browser, and the followed anime (catalog/push.py)."""
+
+    endpoint = models.URLField(_("endpoint"), max_length=1000)
+    # The endpoint is too long for a unique index on MariaDB (utf8mb4): its SHA-256 is.
+    endpoint_hash = models.CharField(max_length=64, unique=True, editable=False)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    anime = models.ManyToManyField(Anime, related_name="push_subscriptions")
+
+    class Meta:
+        verbose_name = _("langganan notifikasi")
+        verbose_name_plural = _("langganan notifikasi")
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"
