@@ -243,6 +243,10 @@ STORAGES = {
     },
 }
 WHITENOISE_MAX_AGE = 31536000 if not DEBUG else 0
+# Posters fetched by the worker and re-encoded (catalog/posters.py, scraper/posters.py):
+# served under MEDIA_URL by Django (make run) or by nginx from the same directory.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media/"
 
 # --- Security -----------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

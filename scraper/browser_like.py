@@ -13,6 +13,7 @@ from collections.abc import Mapping
 __all__ = [
     "DEFAULT_USER_AGENT",
     "EMBED_HEADERS",
+    "IMAGE_HEADERS",
     "NAVIGATION_HEADERS",
     "ajax_headers",
     "browser_headers",
@@ -43,6 +44,13 @@ EMBED_HEADERS = {
     "Sec-Fetch-Mode": "navigate",
     "Sec-Fetch-Site": "cross-site",
     "Upgrade-Insecure-Requests": "1",
+}
+# What Chromium sends for an <img> of the page (a poster).
+IMAGE_HEADERS = {
+    "Accept": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    "Sec-Fetch-Dest": "image",
+    "Sec-Fetch-Mode": "no-cors",
+    "Sec-Fetch-Site": "same-origin",
 }
 # Markers of Cloudflare's interstitial. Cloudflare also injects a `challenge-platform`
 # script into ordinary 200 pages, so body markers only count on blocking statuses, except

@@ -218,6 +218,13 @@ class OriginClient:
         headers = {"Referer": self.base_url + "/", **browser.EMBED_HEADERS}
         return self._request("GET", str(target), headers=headers)
 
+    def fetch_image(self, url: str) -> FetchedPage:
+        """GET an image (a poster) as bytes (``content``): the origin or a host allowed with
+        ``allow_host``; same budget, retries and allowlist as the pages."""
+        target = httpx.URL(self.origin_url(url))
+        headers = {"Referer": self.base_url + "/", **browser.IMAGE_HEADERS}
+        return self._request("GET", str(target), headers=headers, binary=True)
+
     def origin_url(self, path_or_url: str) -> str:
         """Absolute URL on the current base for a relative path, a link to any otakudesu
         domain or to a base we moved away from; other absolute URLs are returned as is."""
@@ -325,6 +332,7 @@ class OriginClient:
         headers: Mapping[str, str],
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
+        binary: bool = False,
     ) -> FetchedPage:
         if self._closed:
             raise ClientError("client is closed")
@@ -339,8 +347,9 @@ class OriginClient:
                 return FetchedPage(
                     url=str(response.url),
                     status=response.status_code,
-                    text=response.text,
+                    text="" if binary else response.text,
                     headers=response.headers,
+                    content=response.content if binary else b"",
                 )
             target = current.join(location)
             if response.status_code in _PERMANENT_REDIRECTS:

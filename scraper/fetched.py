@@ -19,12 +19,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FetchedPage:
-    """A fetched response: final URL after redirects, status, decoded text, headers."""
+    """A fetched response: final URL after redirects, status, decoded text, headers;
+    ``content``: the raw body, kept only for binary fetches (images)."""
 
     url: str
     status: int
     text: str
     headers: Mapping[str, str]
+    content: bytes = b""
 
 
 class ClientError(Exception):
