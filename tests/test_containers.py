@@ -213,6 +213,10 @@ def test_the_images_run_unprivileged_with_read_only_code_and_no_build_ca(
                 "/app",
                 "/root",
                 "/home",
+                "/run",
+                "/tmp",
+                "/var",
+                "/srv",
                 check=False,
             )
             assert found.returncode == 1, f"{name} carries the build CA: {found.stdout}"
