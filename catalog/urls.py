@@ -16,6 +16,7 @@ urlpatterns = [
     path("genres/<str:slug>/", views.genre_detail, name="genre"),
     path("jadwal/", views.jadwal, name="jadwal"),
     path("search/", views.search, name="search"),
+    path("acak/", views.random_anime, name="random"),
     path("feed/", feeds.LatestEpisodesFeed(), name="feed"),
     path("bahasa/<str:code>/", views.set_language, name="set_language"),
 ]

@@ -14,13 +14,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.csp import CSP
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 
 from catalog import embed_policy, nearcache, pagecache, sitestatus
+from catalog import search as search_reads
 from catalog import selectors as sel
 from catalog.models import Anime, Episode
 from otakusite import resilience
@@ -96,19 +97,28 @@ def jadwal(request: HttpRequest) -> HttpResponse:
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    query, too_long = pagecache.search_query(request)
-    number = pagecache.page_number(request) if query else 1
+    params = search_reads.SearchParams.from_request(request)
+    # Without a query or filter the page only invites a search: one page whatever ?page says.
+    number = pagecache.page_number(request) if params.active else 1
+    version = sel.catalogue_version()
     return pagecache.page(
         request,
         "catalog/search.html",
-        lambda: {
-            "query": query,
-            "too_long": too_long,
-            "page": sel.paginate(sel.search_anime(query), str(number)) if query else None,
-        },
-        version=f"{sel.catalogue_version()}|{int(too_long)}",
-        params=pagecache.page_params(number, q=query),
+        lambda: search_reads.page_data(params, number, version),
+        version=f"{version}|{int(params.too_long)}",
+        params=params.key(number),
     )
+
+
+def random_anime(request: HttpRequest) -> HttpResponseRedirect:
+    """The "Acak" link: a random anime among those the search parameters find (any
+    without them); never cached, each visit picks again."""
+    params = search_reads.SearchParams.from_request(request)
+    slug = search_reads.random_slug(params)
+    target = reverse("catalog:anime", args=[slug]) if slug else params.url()
+    response = HttpResponseRedirect(target)
+    add_never_cache_headers(response)
+    return response
 
 
 def anime_detail(request: HttpRequest, slug: str) -> HttpResponse:
