@@ -427,3 +427,7 @@ class EmbedHostAdmin(admin.ModelAdmin):
                 % {"hosts": ", ".join(sorted(in_policy))},
                 messages.WARNING,
             )
+
+
+# Web Push subscriptions: counts only (catalog/push_admin.py).
+from catalog import push_admin  # noqa: E402, F401

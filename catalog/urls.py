@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import feeds, views
+from catalog import feeds, pwa, views
 
 app_name = "catalog"
 
@@ -19,4 +19,10 @@ urlpatterns = [
     path("acak/", views.random_anime, name="random"),
     path("feed/", feeds.LatestEpisodesFeed(), name="feed"),
     path("bahasa/<str:code>/", views.set_language, name="set_language"),
+    # Installable site and Web Push (catalog/pwa.py); the worker at the root for its scope.
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("sw.js", pwa.service_worker, name="service_worker"),
+    path("offline/", pwa.offline, name="offline"),
+    path("push/key/", pwa.push_key, name="push_key"),
+    path("push/subscription/", pwa.push_subscription, name="push_subscription"),
 ]

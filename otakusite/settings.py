@@ -347,6 +347,17 @@ TELEGRAM_CHAT_ID = os.environ.get("TELEGRAM_CHAT_ID", "")
 TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org").rstrip("/")
 ALERT_UNREACHABLE_MINUTES = float(os.environ.get("ALERT_UNREACHABLE_MINUTES", "30"))
 
+# --- Web Push (catalog/push.py) ------------------------------------------------
+# Notifications of new episodes for followed anime need a VAPID key pair (`manage.py
+# generate_vapid_keys` prints one) and a contact (mailto: or https: URL) for the push
+# services; without all three the site offers no notifications.
+VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY", "").strip()
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "").strip()
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "").strip()
+# Accept push endpoints on private or loopback hosts over plain HTTP (tests only: in
+# production a page could otherwise make the worker POST into our own network).
+PUSH_ALLOW_LOCAL_ENDPOINTS = env_bool("PUSH_ALLOW_LOCAL_ENDPOINTS")
+
 # --- Logs, errors, backups ---------------------------------------------------
 # plain: text lines (gunicorn's access log covers requests); json: one JSON object a line
 # for each request, task and crawl summary, with a request id (otakusite/logs.py).

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from catalog import push
 from catalog.models import (
     Anime,
     Batch,
@@ -342,7 +343,10 @@ def _episode_values(bundle: AnimeBundle) -> dict[str, dict[str, Any]]:
     return wanted
 
 
-def _upsert_episodes(anime: Anime, bundle: AnimeBundle, counts: Counts) -> dict[str, Episode]:
+def _upsert_episodes(
+    anime: Anime, bundle: AnimeBundle, counts: Counts
+) -> tuple[dict[str, Episode], list[str]]:
+    """The anime's stored episodes by slug, and the slugs of those created just now."""
     wanted = _episode_values(bundle)
     slugs = list(wanted)
     stored = {e.slug: e for e in Episode.objects.filter(slug__in=slugs)}
@@ -366,7 +370,7 @@ def _upsert_episodes(anime: Anime, bundle: AnimeBundle, counts: Counts) -> dict[
         stored.update({e.slug: e for e in Episode.objects.filter(slug__in=slugs)})
     else:
         stored.update({e.slug: e for e in to_create})
-    return stored
+    return stored, [e.slug for e in to_create]
 
 
 def _move_to(episode: Episode, anime: Anime) -> bool:
@@ -469,7 +473,7 @@ def ingest_anime(*, bundle: AnimeBundle, now: datetime.datetime | None = None) -
         if current != {g.pk for g in genres}:
             anime.genres.set(genres)
             counts.updated += 0 if created else 1
-    episodes = _upsert_episodes(anime, bundle, counts)
+    episodes, new_slugs = _upsert_episodes(anime, bundle, counts)
     _sync_episode_links(episodes, bundle.episodes, counts)
     stamp = now or timezone.now()
     record_page_results(episodes, [p.slug for p in bundle.episodes], bundle.failed_episodes, stamp)
@@ -483,4 +487,9 @@ def ingest_anime(*, bundle: AnimeBundle, now: datetime.datetime | None = None) -
     Episode.objects.filter(slug__in=[p.slug for p in bundle.episodes]).update(last_scraped_at=stamp)
     if counts.changed:
         bump_versions(anime_ids=[anime.pk])
+    if new_slugs:
+        # Web Push for followers (catalog/push.py): only ids are enqueued, after the commit,
+        # and only for anime someone follows; the worker sends.
+        new_ids = [episodes[slug].pk for slug in new_slugs]
+        transaction.on_commit(lambda: push.queue_new_episodes(new_ids), robust=True)
     return counts

@@ -1,0 +1,143 @@
+"""Installable site and Web Push: the manifest, the service worker (served from the root so
+its scope is the whole site), the offline page, and the push subscription endpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from catalog import push
+
+THEME = "#0f1117"
+# Static files the service worker keeps for offline use (missing ones are skipped).
+SHELL_ASSETS = (
+    "css/site.css",
+    "js/site.js",
+    "js/follow.js",
+    "js/push.js",
+    "img/icon.svg",
+    "img/icon-192.png",
+)
+RATE_LIMIT = 30  # subscription changes per client and window: a follow spree fits
+RATE_WINDOW = 600
+
+
+def _static_or_none(name: str) -> str | None:
+    try:
+        return static(name)
+    except ValueError:  # not in the hashed manifest (a file another change adds later)
+        return None
+
+
+@require_GET
+def manifest(request: HttpRequest) -> HttpResponse:
+    icons = [
+        {"src": static("img/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+        {"src": static("img/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+        {
+            "src": static("img/icon-maskable-512.png"),
+            "sizes": "512x512",
+            "type": "image/png",
+            "purpose": "maskable",
+        },
+        {"src": static("img/icon.svg"), "sizes": "any", "type": "image/svg+xml"},
+    ]
+    data = {
+        "name": _("otakusite: nonton anime subtitle Indonesia"),
+        "short_name": "otakusite",
+        "description": _("Episode terbaru, jadwal rilis, dan anime yang kamu ikuti."),
+        "lang": request.LANGUAGE_CODE,
+        "id": "/",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": THEME,
+        "theme_color": THEME,
+        "icons": icons,
+    }
+    body = json.dumps(data, ensure_ascii=False, indent=1)
+    return HttpResponse(body, content_type="application/manifest+json; charset=utf-8")
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    assets = [url for name in SHELL_ASSETS if (url := _static_or_none(name))]
+    offline = reverse("catalog:offline")
+    # New static names (hashed in production) give a new script, so browsers install the
+    # new worker and drop the old caches.
+    version = hashlib.sha256(" ".join([offline, *assets]).encode()).hexdigest()[:12]
+    context = {
+        "config": json.dumps({"version": version, "offline": offline, "assets": assets}),
+    }
+    response = render(request, "pwa/sw.js", context, content_type="text/javascript")
+    # Browsers check for a new worker at most daily anyway; never a stale copy beyond that.
+    patch_cache_control(response, no_cache=True, max_age=0)
+    return response
+
+
+def offline(request: HttpRequest) -> HttpResponse:
+    return render(request, "catalog/offline.html", {"nav": "offline"})
+
+
+@require_GET
+def push_key(request: HttpRequest) -> JsonResponse:
+    """The VAPID public key push.js subscribes with (404: the site sends no push)."""
+    if not push.enabled():
+        return JsonResponse({"enabled": False}, status=404)
+    return JsonResponse({"enabled": True, "publicKey": settings.VAPID_PUBLIC_KEY})
+
+
+@csrf_exempt  # no cookie involved: same-origin is checked below (pages stay cacheable)
+@require_POST
+def push_subscription(request: HttpRequest) -> JsonResponse:
+    """Store, update or (with an empty anime list) remove this browser's subscription."""
+    if not push.enabled():
+        return _no_store({"ok": False, "error": _("Notifikasi tidak tersedia.")}, 404)
+    if not _same_origin(request) or request.content_type != "application/json":
+        return _no_store({"ok": False, "error": _("Permintaan ditolak.")}, 403)
+    if _rate_limited(request):
+        return _no_store({"ok": False, "error": _("Terlalu sering. Coba lagi nanti.")}, 429)
+    try:
+        data = push.parse_request(request.body)
+    except push.SubscriptionError as exc:
+        return _no_store({"ok": False, "error": str(exc)}, 400)
+    kept = push.save_subscription(request=data)
+    return _no_store({"ok": True, "anime": kept}, 200)
+
+
+def _no_store(data: dict[str, object], status: int) -> JsonResponse:
+    response = JsonResponse(data, status=status)
+    patch_cache_control(response, no_store=True, private=True)
+    return response
+
+
+def _same_origin(request: HttpRequest) -> bool:
+    """Browsers send Origin with every fetch POST; a page elsewhere cannot fake it."""
+    origin = request.headers.get("Origin", "")
+    own = f"{request.scheme}://{request.get_host()}"
+    return bool(origin) and (origin == own or origin in settings.CSRF_TRUSTED_ORIGINS)
+
+
+def _rate_limited(request: HttpRequest) -> bool:
+    client = request.META.get("REMOTE_ADDR", "")
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):  # BEHIND_PROXY: nginx's real IP
+        client = request.headers.get("X-Real-IP", client)
+    key = f"push:rate:{hashlib.sha256(client.encode()).hexdigest()[:16]}"
+    cache.add(key, 0, RATE_WINDOW)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, RATE_WINDOW)
+        count = 1
+    return count > RATE_LIMIT
