@@ -85,7 +85,7 @@ class Anime(models.Model):
     # Our own copy of the poster (catalog/posters.py): the content hash naming its files
     # under MEDIA_ROOT ("" = none yet: pages show the placeholder), the origin URL it was
     # last fetched (or tried) from, and failed tries in a row (bounded by scraper/posters.py).
-    poster_key = models.CharField(_("kunci poster"), max_length=32, blank=True, editable=False)
+    poster_key = models.CharField(max_length=32, blank=True, editable=False)
     poster_source = models.CharField(max_length=1000, blank=True, editable=False)
     poster_tries = models.PositiveSmallIntegerField(default=0, editable=False)
     genres = models.ManyToManyField(Genre, related_name="anime", blank=True)

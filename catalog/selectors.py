@@ -49,6 +49,7 @@ _CARD_FIELDS = (
     "slug",
     "title",
     "poster_url",
+    "poster_key",
     "score",
     "type",
     "status",
@@ -195,6 +196,7 @@ def newest_episodes(limit: int = HOME_EPISODES, *, ongoing_only: bool = True) ->
             "anime__slug",
             "anime__title",
             "anime__poster_url",
+            "anime__poster_key",
             "anime__status",
             "anime__type",
         )

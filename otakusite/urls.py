@@ -3,6 +3,7 @@ from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 
+from catalog import posters
 from catalog import views as catalog_views
 from catalog.sitemaps import SITEMAPS
 
@@ -28,6 +29,8 @@ urlpatterns = [
         name="sitemap-section",
     ),
     path("robots.txt", catalog_views.robots_txt, name="robots"),
+    # Posters re-encoded by the worker (nginx serves the same files in Compose).
+    path("media/posters/<str:name>", posters.serve, name="poster-file"),
     # Liveness (the process answers) for container health checks; readiness (the database
     # answers; Redis reported, not required) for load balancers and monitoring. With or
     # without the trailing slash: probes are configured by hand.

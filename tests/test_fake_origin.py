@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -780,6 +781,11 @@ def test_posters_on_the_origin_are_served_as_pictures(fresh: FakeOrigin, http) -
     anime = next(iter(fresh.truth.anime.values()))
     response = http.get(fresh.url(anime.poster_path))
     assert response.status_code == 200
-    assert response.headers["content-type"] == "image/svg+xml"
-    assert response.text.startswith("<svg")
-    assert http.get(fresh.url(anime.poster_path)).text == response.text  # deterministic
+    assert response.headers["content-type"] == "image/jpeg"
+    from PIL import Image
+
+    with Image.open(io.BytesIO(response.content)) as picture:  # a real raster poster
+        assert (picture.format, picture.size) == ("JPEG", (400, 566))
+    assert http.get(fresh.url(anime.poster_path)).content == response.content  # deterministic
+    other = next(a for a in fresh.truth.anime.values() if a.poster_path != anime.poster_path)
+    assert http.get(fresh.url(other.poster_path)).content != response.content

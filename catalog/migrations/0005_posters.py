@@ -12,9 +12,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="anime",
             name="poster_key",
-            field=models.CharField(
-                blank=True, editable=False, max_length=32, verbose_name="kunci poster"
-            ),
+            field=models.CharField(blank=True, editable=False, max_length=32),
         ),
         migrations.AddField(
             model_name="anime",

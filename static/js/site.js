@@ -84,7 +84,8 @@
       link.href = h.episodeUrl;
       var img = node.querySelector("img");
       var fallback = node.querySelector(".poster-fallback");
-      if (h.poster && /^https?:\/\//.test(h.poster)) {
+      // Only our own poster copies: never the origin's image host (history kept before).
+      if (h.poster && /^\/media\/posters\/[\w.-]+$/.test(h.poster)) {
         img.src = h.poster;
         fallback.remove();
       } else {

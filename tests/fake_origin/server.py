@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from . import markup, moves
+from . import markup, moves, posters
 from .catalog import DEFAULT_NOW, WIB, Catalog, generate_catalog
 from .timeline import Conditional, Publisher
 
@@ -676,11 +676,15 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         if path.startswith("/wp-content/uploads/"):
-            # Posters and logos: a generated picture, so the demo site shows images offline.
+            # Posters (JPEG) and logos: generated pictures, so the demo shows images offline;
+            # fail_paths() makes a poster missing (404) or failing (5xx).
+            with origin._lock:
+                failing = origin._failing.get(path)
+            status, picture, ctype = posters.answer(path, failing)
             self._send(
-                200,
-                markup.render_poster(path),
-                "image/svg+xml",
+                status,
+                picture,
+                ctype,
                 headers=[("Cache-Control", "public, max-age=86400")],
                 with_body=body,
                 truncate=truncate,
