@@ -277,9 +277,13 @@ def _lenient_params(request: HttpRequest) -> dict[str, str]:
         number = page_number(request)
     except Http404:
         number = 1
+    if request.path.rstrip("/").endswith("search"):
+        from catalog.search import SearchParams  # it builds on this module
+
+        params = SearchParams.from_request(request)
+        # A search without a query or filter is one page whatever ?page says.
+        return params.key(number if params.active else 1)
     query, _too_long = search_query(request)
-    if not query and request.path.rstrip("/").endswith("search"):
-        number = 1  # a search without a query is one page whatever ?page says
     return page_params(number, q=query)
 
 

@@ -450,3 +450,28 @@ def test_changes_to_the_catalogue_show_in_the_next_search(
     assert search(client, q="robot safir", status="ongoing", genre="drama") == ["Robot Safir"]
     new.delete()
     assert search(client, q="robot safir") == []
+
+
+# --- Database down: the kept copy of the same search ----------------------------------------
+
+
+def test_database_down_serves_the_kept_copy_of_that_very_search(
+    client: Client, library: dict[str, Anime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    shown = search(client, q="robot", genre="drama")
+    assert set(shown) == {"Robot Cahaya", "Robot Debu"}
+    assert len(search(client, q="robot")) == 4
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise OperationalError(2003, "Can't connect to MySQL server")
+
+    monkeypatch.setattr("catalog.selectors.catalogue_version", broken)
+    # The same search spelt otherwise finds its copy, with the notice; not the plain one.
+    kept = client.get("/search/?genre=drama&q=ROBOT&sort=relevance&utm_source=x")
+    assert kept.status_code == 200
+    assert "Data per" in kept.content.decode()
+    assert titles(kept) == shown
+    # A search never shown before has no copy: the 503 page, not another search's copy.
+    assert client.get("/search/", {"q": "robot", "genre": "aksi"}).status_code == 503
