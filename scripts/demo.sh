@@ -38,4 +38,6 @@ echo "demo: crawling the fake origin at $base ($size anime)..."
 status=0
 $py manage.py scrape full --max-age 1h || status=$?
 [ "$status" -eq 0 ] || [ "$status" -eq 2 ] || exit "$status"
+# Posters copied to our domain (the worker does this after each crawl in production).
+$py manage.py fetch_posters
 scripts/run-dev.sh "$host" "$port"

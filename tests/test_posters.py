@@ -6,10 +6,12 @@ poster leaves the placeholder and the catalogue untouched."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
@@ -210,3 +212,47 @@ def test_a_crawl_task_stores_its_data_even_when_the_poster_task_cannot_be_queued
 )
 def test_odd_media_urls_are_404(path: str) -> None:
     assert Client().get(path).status_code == 404
+
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# Wait for every poster (lazy ones too, once scrolled to) to be decoded, or a broken one.
+_ALL_POSTERS_DONE = """() => {
+  const imgs = Array.from(document.querySelectorAll('.poster img'));
+  return imgs.length > 0 && imgs.every(i => i.complete);
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
+def test_posters_load_in_chromium_from_our_domain(origin: FakeOrigin, live_server) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM calls here are the test's
+    from scraper.solver import CHROMIUM_ARGS
+
+    crawl(origin)
+    assert fetch(origin).stored == 6
+    site = live_server.url
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+        )
+        page = context.new_page()
+        hosts: set[str] = set()
+        page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
+        for path in ("/", Anime.objects.order_by("slug").first().get_absolute_url()):
+            page.goto(site + path)
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            page.wait_for_function(_ALL_POSTERS_DONE, timeout=60_000)
+            loaded = page.eval_on_selector_all(
+                ".poster img", "imgs => imgs.map(i => [i.currentSrc, i.naturalWidth])"
+            )
+            assert loaded, path
+            for src, natural_width in loaded:
+                assert src.startswith(site + "/media/posters/"), src
+                assert src.endswith(".webp"), src  # Chromium takes the WebP source
+                assert natural_width > 0, src  # decoded (srcset reports it in CSS pixels)
+                assert re.search(r"-(\d+)\.webp$", src)[1] in {str(w) for w in posters.WIDTHS}
+        browser.close()
+    assert hosts == {urlsplit(site).netloc}  # nothing from the origin's image host
