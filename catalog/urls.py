@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import feeds, pwa, views
+from catalog import feeds, follow_views, pwa, views
 
 app_name = "catalog"
 
@@ -15,6 +15,9 @@ urlpatterns = [
     path("genres/", views.genre_index, name="genres"),
     path("genres/<str:slug>/", views.genre_detail, name="genre"),
     path("jadwal/", views.jadwal, name="jadwal"),
+    path("jadwal/kalender.ics", follow_views.calendar, name="calendar"),
+    path("diikuti/", follow_views.diikuti, name="diikuti"),
+    path("diikuti/episode-terbaru/", follow_views.followed_episodes, name="followed_episodes"),
     path("search/", views.search, name="search"),
     path("acak/", views.random_anime, name="random"),
     path("feed/", feeds.LatestEpisodesFeed(), name="feed"),

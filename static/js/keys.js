@@ -1,0 +1,50 @@
+/* otakusite: keyboard shortcuts. "/" focuses the search box; on an episode page "n" and
+ * "p" open the next and the previous episode. Never while the viewer types in a field or
+ * holds a modifier (browser and screen reader shortcuts stay theirs). */
+(function () {
+  "use strict";
+
+  function typing(el) {
+    return Boolean(el) && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+
+  function episodeLink(rel) {
+    return document.querySelector('.episode-nav a[rel="' + rel + '"]');
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) { return; }
+    if (typing(event.target) || typing(document.activeElement)) { return; }
+    var target = null;
+    if (event.key === "/") {
+      var search = document.getElementById("q-top");
+      if (!search) { return; }
+      event.preventDefault();  // Firefox's quick find also listens to "/"
+      search.focus();
+      search.select();
+      return;
+    }
+    if (event.key === "n") { target = episodeLink("next"); }
+    if (event.key === "p") { target = episodeLink("prev"); }
+    if (target) {
+      event.preventDefault();
+      window.location.assign(target.href);
+    }
+  });
+
+  function announce() {
+    // Screen readers read these out with the controls.
+    var search = document.getElementById("q-top");
+    if (search) { search.setAttribute("aria-keyshortcuts", "/"); }
+    var next = episodeLink("next");
+    var prev = episodeLink("prev");
+    if (next) { next.setAttribute("aria-keyshortcuts", "n"); }
+    if (prev) { prev.setAttribute("aria-keyshortcuts", "p"); }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", announce);
+  } else {
+    announce();
+  }
+})();
