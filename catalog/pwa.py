@@ -7,6 +7,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -34,9 +35,13 @@ RATE_WINDOW = 600
 
 
 def _static_or_none(name: str) -> str | None:
+    """The file's URL, or None when there is no such file: one missing file would make the
+    worker's whole install fail (cache.addAll)."""
+    if not finders.find(name):
+        return None
     try:
         return static(name)
-    except ValueError:  # not in the hashed manifest (a file another change adds later)
+    except ValueError:  # not in the hashed manifest: collectstatic has not run since
         return None
 
 

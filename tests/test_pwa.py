@@ -87,6 +87,15 @@ def test_service_worker_is_served_from_the_root_and_never_stale(client: Client):
     assert client.post("/sw.js").status_code == 405
 
 
+def test_a_static_file_that_does_not_exist_is_not_precached(client: Client, monkeypatch):
+    from catalog import pwa
+
+    monkeypatch.setattr(pwa, "SHELL_ASSETS", ("css/site.css", "js/not-there-yet.js"))
+    body = client.get("/sw.js").content.decode()
+    config = json.loads(re.search(r"var CONFIG = (\{.*\});", body).group(1))
+    assert config["assets"] == ["/static/css/site.css"]
+
+
 @pytest.mark.django_db
 def test_offline_page_in_the_sites_look_and_language(client: Client):
     page = client.get("/offline/").content.decode()
