@@ -177,10 +177,6 @@ def genre_anime(genre: Genre) -> QuerySet[Anime]:
     return cards(genre.anime.all()).order_by("title", "id")
 
 
-def search_anime(query: str) -> QuerySet[Anime]:
-    return cards(Anime.objects.search(query)).order_by("title", "id")
-
-
 def newest_episodes(limit: int = HOME_EPISODES, *, ongoing_only: bool = True) -> list[Episode]:
     qs = (
         Episode.objects.newest()
