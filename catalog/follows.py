@@ -20,7 +20,7 @@ from django.utils import formats, timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from catalog import pagecache
+from catalog import pagecache, posters
 from catalog import selectors as sel
 from catalog.models import Anime, Episode
 from catalog.templatetags.catalog_tags import day_label
@@ -76,7 +76,7 @@ def _load_followed(slugs: list[str]) -> dict[str, Any]:
     rows = {
         a.slug: a
         for a in Anime.objects.filter(slug__in=slugs).only(
-            "id", "slug", "title", "poster_url", "status", "release_day"
+            "id", "slug", "title", "poster_key", "status", "release_day"
         )
     }
     episodes: dict[int, list[dict[str, Any]]] = {a.pk: [] for a in rows.values()}
@@ -108,7 +108,8 @@ def _anime_data(anime: Anime, episodes: list[dict[str, Any]]) -> dict[str, Any]:
         "slug": anime.slug,
         "title": anime.title,
         "url": anime.get_absolute_url(),
-        "poster": anime.poster_url,
+        # Our own copy (catalog/posters.py); "" until the worker has fetched it.
+        "poster": posters.poster_src(anime, posters.WIDTHS[1]),
         "status": anime.get_status_display(),
         "ongoing": anime.status == Anime.Status.ONGOING,
         "day": day_label(sel.normalise_day(anime.release_day)) if anime.release_day else "",

@@ -162,3 +162,21 @@ def test_unicode_slugs_are_followed(client: Client) -> None:
     data = feed(client, anime.slug).json()
     assert data["anime"][0]["title"] == "【推しの子】"
     assert data["anime"][0]["url"] == anime.get_absolute_url()
+
+
+def test_posters_come_from_our_domain(client: Client, sample: SampleCatalogue) -> None:
+    anime = sample.ongoing
+    data = feed(client, anime.slug).json()
+    assert data["anime"][0]["poster"] == ""  # not fetched yet: the page draws a placeholder
+    Anime.objects.filter(pk=anime.pk).update(poster_key="0123456789abcdef")
+    bump_version(anime)
+    poster = feed(client, anime.slug).json()["anime"][0]["poster"]
+    assert poster == "/media/posters/0123456789abcdef-270.jpg"
+
+
+def test_episode_cards_name_their_anime_for_the_follow_button(
+    client: Client, sample: SampleCatalogue
+) -> None:
+    html = client.get("/").content.decode()
+    episode = sample.episodes[-1]
+    assert f'data-episode="{episode.slug}" data-anime="{sample.ongoing.slug}"' in html
