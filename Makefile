@@ -14,7 +14,7 @@ UV_VERSION := 0.13.9
 UV := $(VENV)/.uv-$(UV_VERSION)/bin/uv
 comma := ,
 
-.PHONY: run test lint format demo bench venv lock migrate worker clean
+.PHONY: run test lint format demo bench venv lock migrate worker clean images
 
 $(UV):
 	@test -x $(PY) || "$$(scripts/find-python.sh)" -m venv $(VENV)
@@ -60,6 +60,18 @@ format: venv
 
 bench: venv
 	@for f in bench/bench_*.py; do echo "== $$f"; DEBUG=1 $(PY) $$f || exit 1; done
+
+# The production images (README.md, "Deployment"): otakusite-web and otakusite-worker tagged
+# OTAKUSITE_TAG, with podman where it is installed (--format docker keeps the HEALTHCHECK),
+# else docker. Behind a TLS-inspecting proxy pass its CA bundle, used only during the build:
+# make images BUILD_CA=/etc/ssl/certs/ca-certificates.crt
+OTAKUSITE_TAG ?= latest
+BUILD_CA ?=
+IMAGE_BUILD = $(if $(shell command -v podman),podman build --format docker,docker build) \
+	$(if $(BUILD_CA),--secret id=build_ca$(comma)src=$(BUILD_CA))
+images:
+	$(IMAGE_BUILD) --target web -t otakusite-web:$(OTAKUSITE_TAG) .
+	$(IMAGE_BUILD) --target worker -t otakusite-worker:$(OTAKUSITE_TAG) .
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache
