@@ -38,6 +38,7 @@ def test_diikuti_page_is_a_shell_the_browser_fills(client: Client, sample: Sampl
     # Nothing of any viewer in it: no anime of the catalogue is named on the page.
     assert sample.ongoing.title not in html
     assert 'aria-current="page">Diikuti</a>' in html
+    assert '<meta name="robots" content="noindex">' in html  # personal: not for search engines
     # Cached like every page: revalidated with an ETag, the same bytes for everyone.
     again = client.get("/diikuti/", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
