@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,6 +199,8 @@ def tools_missing() -> str | None:
     for tool in ("podman", "buildah", "mmdebstrap", "runc", "iptables"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (.ci/run installs it with apt)"
+    if not (Path(sys.executable).parent / "podman-compose").exists():
+        return "podman-compose is not installed in this venv (make venv: the dev extra)"
     if not HOST_CA_BUNDLE.exists():
         return f"no CA bundle at {HOST_CA_BUNDLE}"
     return None
