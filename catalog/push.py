@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from catalog import push_send
+from catalog import posters, push_send
 from catalog.models import Anime, Episode, PushSubscription
 
 logger = logging.getLogger("catalog.push")
@@ -150,8 +150,8 @@ def queue_new_episodes(episode_ids: Iterable[int]) -> None:
 
 
 def episode_payload(episode: Episode) -> dict[str, str]:
-    """What the service worker shows: title, episode, poster and link (a path: the
-    worker resolves it against its own origin)."""
+    """What the service worker shows: title, episode, poster and link (paths: the worker
+    resolves them against its own origin)."""
     anime = episode.anime
     number = episode.number_display
     label = _("Episode %(number)s") % {"number": number} if number else episode.title
@@ -159,7 +159,8 @@ def episode_payload(episode: Episode) -> dict[str, str]:
         "title": anime.title[:200],
         "episode": number,
         "body": (_("%(label)s sudah tayang.") % {"label": label})[:300],
-        "poster": anime.poster_url if anime.poster_url.startswith(("https://", "/")) else "",
+        # Our own copy (a JPEG on this domain, like every page shows), never the origin's.
+        "poster": posters.poster_src(anime, 270),
         "url": episode.get_absolute_url(),
         "tag": f"episode-{episode.pk}",
     }

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django_q.conf import Conf
 from py_vapid import Vapid
 
-from catalog import push
+from catalog import posters, push
 from catalog.models import Anime, PushSubscription
 from catalog.push_keys import new_vapid_pair
 from scraper.ingest import AnimeBundle, ingest_anime
@@ -92,7 +92,10 @@ def new_episode_bundle(anime: Anime, number: int) -> AnimeBundle:
 def test_new_episode_reaches_its_followers_signed_and_encrypted(sample, service, sync_worker):
     client = Client()
     ongoing, completed = sample.ongoing, sample.completed
-    Anime.objects.filter(pk=ongoing.pk).update(poster_url="https://img.example/pedang.jpg")
+    key = "a" * 16
+    Anime.objects.filter(pk=ongoing.pk).update(
+        poster_url="https://img.example/pedang.jpg", poster_key=key
+    )
     ongoing.refresh_from_db()
     fan = service.new_browser()
     other = service.new_browser()
@@ -110,7 +113,9 @@ def test_new_episode_reaches_its_followers_signed_and_encrypted(sample, service,
     assert message["payload"]["title"] == "Pedang Bintang"
     assert message["payload"]["episode"] == "4"
     assert message["payload"]["url"] == "/episode/pedang-bintang-sub-indo-episode-4/"
-    assert message["payload"]["poster"] == "https://img.example/pedang.jpg"
+    # Our own copy of the poster, never the origin's host.
+    assert message["payload"]["poster"] == posters.poster_src(ongoing, 270)
+    assert message["payload"]["poster"].startswith("/")
     assert "Episode 4" in message["payload"]["body"]
     assert int(message["ttl"]) > 0
 
