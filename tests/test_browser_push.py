@@ -133,3 +133,115 @@ def test_a_push_without_a_title_shows_nothing(browser_site, chromium):  # noqa: 
     assert [n["title"] for n in shown] == ["Kafe Senja"]
     assert shown[0]["data"]["url"] == "/"  # another site's link is never opened
     context.close()
+
+
+# --- The notification box on the Diikuti page (static/js/push.js) -----------------------------
+
+# Headless Chromium cannot subscribe at a real push service: PushManager is replaced by one
+# that hands out the fake push service's subscription (and remembers the key it was given).
+FAKE_PUSH_MANAGER = """(() => {
+  const sub = %s;
+  const forget = () => { localStorage.removeItem("test:sub"); return Promise.resolve(true); };
+  const fake = {endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: forget};
+  PushManager.prototype.getSubscription = function () {
+    return Promise.resolve(localStorage.getItem("test:sub") ? fake : null);
+  };
+  PushManager.prototype.subscribe = function (options) {
+    const key = btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)));
+    const url = key.replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+    localStorage.setItem("test:key", url);
+    localStorage.setItem("test:sub", "1");
+    return Promise.resolve(fake);
+  };
+})();"""
+
+
+@pytest.fixture
+def push_service(settings):
+    from catalog.push_keys import new_vapid_pair
+    from tests.fake_push import FakePushService
+
+    public, private = new_vapid_pair()
+    settings.VAPID_PUBLIC_KEY, settings.VAPID_PRIVATE_KEY = public, private
+    settings.VAPID_SUBJECT = "mailto:ops@otakusite.test"
+    settings.PUSH_ALLOW_LOCAL_ENDPOINTS = True
+    with FakePushService(vapid_public_key=public, subject=settings.VAPID_SUBJECT) as service:
+        yield service
+
+
+def stored_follows() -> list[list[str]]:
+    from catalog.models import PushSubscription
+
+    return [
+        sorted(sub.anime.values_list("slug", flat=True))
+        for sub in PushSubscription.objects.prefetch_related("anime")
+    ]
+
+
+def test_viewer_turns_notifications_on_follows_more_and_turns_them_off(
+    browser_site,  # noqa: F811
+    chromium,  # noqa: F811
+    push_service,
+    settings,
+):
+    site, sample = browser_site
+    fan = push_service.new_browser()
+    context = chromium.new_context(viewport=PHONE, locale="id-ID")
+    context.grant_permissions(["notifications"], origin=site)
+    context.add_init_script(FAKE_PUSH_MANAGER % json.dumps(push_service.subscription(fan)))
+    page = context.new_page()
+    watcher = Watcher(page)
+    page.goto(f"{site}/diikuti/")
+    toggle = page.locator("[data-push-toggle]")
+    toggle.wait_for(state="visible")
+    assert toggle.inner_text() == "Aktifkan notifikasi"
+
+    toggle.click()  # nothing followed yet: nothing is subscribed
+    page.wait_for_function("() => document.querySelector('[data-push-status]').textContent !== ''")
+    assert "Ikuti anime dulu" in page.locator("[data-push-status]").inner_text()
+    assert stored_follows() == []
+
+    ongoing, completed = sample.ongoing, sample.completed
+    page.evaluate("([s, t]) => window.otakusiteFollow.follow(s, t)", [ongoing.slug, ongoing.title])
+    toggle.click()
+    page.wait_for_function("() => document.querySelector('[data-push]').dataset.pushState === 'on'")
+    assert toggle.inner_text() == "Matikan notifikasi"
+    assert toggle.get_attribute("aria-pressed") == "true"
+    assert page.evaluate("localStorage.getItem('test:key')") == settings.VAPID_PUBLIC_KEY
+    wait_until(lambda: stored_follows() == [[ongoing.slug]], "the subscription stored")
+
+    # Following another anime (on any page) updates the server's copy of the list.
+    page.evaluate(
+        "([s, t]) => window.otakusiteFollow.follow(s, t)", [completed.slug, completed.title]
+    )
+    both = sorted([ongoing.slug, completed.slug])
+    wait_until(lambda: stored_follows() == [both], "the follow list sent again")
+
+    # ...and a new episode of a followed anime reaches the browser's push service.
+    episode = ongoing.episodes.order_by("number").last()
+    assert push.notify_new_episodes(episode_ids=[episode.pk])["sent"] == 1
+    assert fan.received[0]["payload"]["url"] == episode.get_absolute_url()
+
+    toggle.click()  # stop: the server forgets the subscription
+    page.wait_for_function(
+        "() => document.querySelector('[data-push]').dataset.pushState === 'off'"
+    )
+    assert toggle.inner_text() == "Aktifkan notifikasi"
+    wait_until(lambda: stored_follows() == [], "the subscription removed")
+    assert watcher.problems == []
+    context.close()
+
+
+def test_without_vapid_keys_the_box_stays_hidden(browser_site, chromium, settings):  # noqa: F811
+    site, _sample = browser_site
+    settings.VAPID_PRIVATE_KEY = ""
+    context = chromium.new_context(viewport=PHONE, locale="id-ID")
+    page = context.new_page()
+    answers: list[int] = []
+    page.on(
+        "response", lambda r: answers.append(r.status) if r.url.endswith("/push/key/") else None
+    )
+    page.goto(f"{site}/diikuti/")
+    wait_until(lambda: page.evaluate("0") == 0 and answers == [404], "push.js asked for the key")
+    assert page.locator("[data-push]").is_hidden()
+    context.close()
