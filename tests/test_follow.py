@@ -58,7 +58,8 @@ def test_every_page_carries_the_follow_button_template_and_nav_link(
     assert "data-follow-rail" in home
     assert ">baru<" in home  # the rail's "new" badge, shown by the script
     anime = client.get(sample.ongoing.get_absolute_url()).content.decode()
-    assert f'data-anime="{sample.ongoing.slug}"' in anime
+    # The anime page's button is in the markup (its place kept: no layout shift).
+    assert f'data-follow="{sample.ongoing.slug}" data-follow-title="Pedang Bintang"' in anime
 
 
 def test_feed_gives_newest_episodes_of_the_requested_anime() -> None:

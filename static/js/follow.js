@@ -186,6 +186,7 @@
 
   function wire(button) {
     button.hidden = false;
+    button.classList.add("follow-ready");
     sync(button);
     button.addEventListener("click", function (event) {
       event.preventDefault();
@@ -220,19 +221,6 @@
       card.appendChild(button);
       wire(button);
     });
-  }
-
-  function addPageButton() {
-    // The anime page: one big button under the title.
-    var slug = document.body.dataset.anime;
-    var heading = document.querySelector(".anime-info h1");
-    if (!tpl || !slug || !heading || document.querySelector("button[data-follow]")) { return; }
-    var button = tpl.content.firstElementChild.cloneNode(true);
-    button.dataset.follow = slug;
-    button.dataset.followTitle = heading.textContent.trim();
-    button.classList.add("btn", "follow-btn-page");
-    heading.insertAdjacentElement("afterend", button);
-    wire(button);
   }
 
   function syncAll() {
@@ -420,7 +408,6 @@
 
   function init() {
     document.querySelectorAll("button[data-follow]").forEach(wire);
-    addPageButton();
     addCardButtons(document);
     api.on("change", syncAll);
     webcalLinks();
