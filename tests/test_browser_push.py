@@ -141,8 +141,14 @@ def test_a_push_without_a_title_shows_nothing(browser_site, chromium):  # noqa: 
 # that hands out the fake push service's subscription (and remembers the key it was given).
 FAKE_PUSH_MANAGER = """(() => {
   const sub = %s;
+  const oldKey = %s;
   const forget = () => { localStorage.removeItem("test:sub"); return Promise.resolve(true); };
-  const fake = {endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: forget};
+  const fake = {endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: forget, options: {}};
+  if (oldKey) {  // subscribed earlier with another key
+    const bytes = Uint8Array.from(atob(oldKey), (c) => c.charCodeAt(0));
+    fake.options.applicationServerKey = bytes.buffer;
+    localStorage.setItem("test:sub", "1");
+  }
   PushManager.prototype.getSubscription = function () {
     return Promise.resolve(localStorage.getItem("test:sub") ? fake : null);
   };
@@ -150,10 +156,15 @@ FAKE_PUSH_MANAGER = """(() => {
     const key = btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)));
     const url = key.replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
     localStorage.setItem("test:key", url);
+    fake.options = {applicationServerKey: options.applicationServerKey};
     localStorage.setItem("test:sub", "1");
     return Promise.resolve(fake);
   };
 })();"""
+
+
+FOLLOW = "([slug, title]) => window.otakusiteFollow.follow(slug, title)"
+STATE = "() => document.querySelector('[data-push]').dataset.pushState === '%s'"
 
 
 @pytest.fixture
@@ -188,7 +199,9 @@ def test_viewer_turns_notifications_on_follows_more_and_turns_them_off(
     fan = push_service.new_browser()
     context = chromium.new_context(viewport=PHONE, locale="id-ID")
     context.grant_permissions(["notifications"], origin=site)
-    context.add_init_script(FAKE_PUSH_MANAGER % json.dumps(push_service.subscription(fan)))
+    context.add_init_script(
+        FAKE_PUSH_MANAGER % (json.dumps(push_service.subscription(fan)), "null")
+    )
     page = context.new_page()
     watcher = Watcher(page)
     page.goto(f"{site}/diikuti/")
@@ -244,4 +257,33 @@ def test_without_vapid_keys_the_box_stays_hidden(browser_site, chromium, setting
     page.goto(f"{site}/diikuti/")
     wait_until(lambda: page.evaluate("0") == 0 and answers == [404], "push.js asked for the key")
     assert page.locator("[data-push]").is_hidden()
+    context.close()
+
+
+def test_a_subscription_made_with_an_older_vapid_key_is_renewed(
+    browser_site,  # noqa: F811
+    chromium,  # noqa: F811
+    push_service,
+    settings,
+):
+    """The operator generated a new key pair: the viewer's next visit of the Diikuti page
+    subscribes again with the new key (the old subscription could not be sent to)."""
+    import base64
+
+    from catalog.push_keys import new_vapid_pair
+
+    site, sample = browser_site
+    old_key = base64.b64encode(base64.urlsafe_b64decode(new_vapid_pair()[0] + "=")).decode()
+    fan = push_service.new_browser()
+    context = chromium.new_context(viewport=PHONE, locale="id-ID")
+    context.grant_permissions(["notifications"], origin=site)
+    script = FAKE_PUSH_MANAGER % (json.dumps(push_service.subscription(fan)), json.dumps(old_key))
+    context.add_init_script(script)
+    page = context.new_page()
+    page.goto(f"{site}/diikuti/")
+    page.evaluate(FOLLOW, [sample.ongoing.slug, sample.ongoing.title])
+    page.reload()
+    page.wait_for_function(STATE % "on")
+    assert page.evaluate("localStorage.getItem('test:key')") == settings.VAPID_PUBLIC_KEY
+    wait_until(lambda: stored_follows() == [[sample.ongoing.slug]], "the new subscription")
     context.close()

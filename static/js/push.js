@@ -38,6 +38,20 @@
     return bytes;
   }
 
+  // Whether the browser's subscription was made with the site's current VAPID key (an
+  // operator who generates a new pair makes older subscriptions unreachable).
+  function madeWithKey(subscription, publicKey) {
+    var given = subscription.options && subscription.options.applicationServerKey;
+    if (!given) { return true; }  // the browser does not say: keep it
+    var a = new Uint8Array(given);
+    var b = keyBytes(publicKey);
+    if (a.length !== b.length) { return false; }
+    for (var i = 0; i < a.length; i += 1) {
+      if (a[i] !== b[i]) { return false; }
+    }
+    return true;
+  }
+
   function send(subscription, slugs) {
     return fetch(SUBSCRIBE_URL, {
       method: "POST",
@@ -115,10 +129,15 @@
     box.el.hidden = false;
     if (window.Notification.permission === "denied") { box.show(false, box.el.dataset.textDenied); }
     currentSubscription().then(function (sub) {
+      if (sub && !madeWithKey(sub, box.key)) {
+        // Made with an older key: the server forgets it and the browser subscribes anew.
+        return send(sub, []).then(function () { return sub.unsubscribe(); })
+          .then(function () { return box.turnOn(); });
+      }
       box.show(Boolean(sub), window.Notification.permission === "denied" ? box.el.dataset.textDenied : undefined);
       if (sub) { return send(sub, followedSlugs()); }  // the server's copy follows the list
       return null;
-    }).catch(function () { /* shown as off */ });
+    }).catch(function () { box.show(false, box.el.dataset.textFailed); });
     box.button.addEventListener("click", function () {
       var on = box.button.getAttribute("aria-pressed") === "true";
       box.button.disabled = true;
