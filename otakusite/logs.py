@@ -143,10 +143,14 @@ class RequestLogMiddleware:
 def task_started(sender: Any = None, func: Any = None, task: dict[str, Any] | None = None,
                  **kwargs: Any) -> None:  # fmt: skip
     task = task or {}
-    _context.set(
-        {"task_name": task.get("name"), "task_id": task.get("id"), "func": _func_name(task)}
-    )
+    # Kept to put back the outer context at the end: in sync mode a task that queues another
+    # runs it inline, and the inner task's end must not wipe the outer task's name and id.
+    task["_otakusite_token"] = _context.set(_task_fields(task))
     task["_otakusite_started"] = time.perf_counter()
+
+
+def _task_fields(task: dict[str, Any]) -> dict[str, Any]:
+    return {"task_name": task.get("name"), "task_id": task.get("id"), "func": _func_name(task)}
 
 
 def task_finished(sender: Any = None, func: Any = None, task: dict[str, Any] | None = None,
@@ -155,7 +159,9 @@ def task_finished(sender: Any = None, func: Any = None, task: dict[str, Any] | N
     started = task.pop("_otakusite_started", None)
     # In sync mode a failing task signals before django-q2 records its result, then raises.
     success = bool(task.get("success", False))
+    token = task.pop("_otakusite_token", None)
     fields: dict[str, Any] = {
+        **_task_fields(task),
         "event": "task",
         "success": success,
         "duration_ms": (
@@ -173,7 +179,10 @@ def task_finished(sender: Any = None, func: Any = None, task: dict[str, Any] | N
         "succeeded" if success else "failed",
         extra=fields,
     )
-    _context.set(None)
+    if token is None:
+        _context.set(None)
+    else:
+        _context.reset(token)
 
 
 def _func_name(task: dict[str, Any]) -> str:

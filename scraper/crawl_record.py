@@ -152,7 +152,7 @@ class RunRecorder:
                 "kind": run.kind,
                 "status": str(status),
                 "dry_run": self.dry_run,
-                **{name: getattr(run, name) for name in SUMMARY_COUNTS},
+                "counts": {name: getattr(run, name) for name in SUMMARY_COUNTS},
             },
         )
         return run
