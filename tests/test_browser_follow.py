@@ -216,6 +216,7 @@ def test_theme_follows_the_system_switches_and_is_kept_before_first_paint(
     toggle = page.locator("[data-theme-toggle]")
     assert toggle.get_attribute("aria-label") == "Tema: ikuti sistem"
     assert page.evaluate(BODY_BACKGROUND) == LIGHT_BG  # the system's light
+    assert page.locator('meta[name="theme-color"]').get_attribute("content") == "#f6f7fb"
     toggle.click()  # auto -> light
     toggle.click()  # light -> dark
     assert toggle.get_attribute("aria-label") == "Tema: gelap"
@@ -223,6 +224,7 @@ def test_theme_follows_the_system_switches_and_is_kept_before_first_paint(
     page.reload()
     assert page.evaluate("window.__themeAtBody") == "dark"
     assert page.evaluate(BODY_BACKGROUND) == DARK_BG
+    assert page.locator('meta[name="theme-color"]').get_attribute("content") == "#0f1117"
     page.goto(site + "/jadwal/")  # every page
     assert page.evaluate("window.__themeAtBody") == "dark"
     assert page.locator("[data-theme-toggle]").get_attribute("aria-label") == "Tema: gelap"

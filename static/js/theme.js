@@ -19,15 +19,25 @@
     }
   }
 
+  var BARS = { light: "#f6f7fb", dark: "#0f1117" };  // --bg of each theme (site.css)
+  var systemLight = window.matchMedia ? window.matchMedia("(prefers-color-scheme: light)") : null;
+
   function apply(theme) {
     if (theme === "auto") {
       root.removeAttribute("data-theme");
     } else {
       root.setAttribute("data-theme", theme);
     }
+    // The browser's own bar (Android) in the page's colour.
+    var bar = document.querySelector('meta[name="theme-color"]');
+    var shown = theme === "auto" ? (systemLight && systemLight.matches ? "light" : "dark") : theme;
+    if (bar) { bar.setAttribute("content", BARS[shown]); }
   }
 
   apply(stored());
+  if (systemLight && systemLight.addEventListener) {
+    systemLight.addEventListener("change", function () { apply(stored()); });
+  }
 
   function show(button, theme) {
     var label = button.getAttribute("data-label-" + theme) || theme;
