@@ -263,3 +263,34 @@ def test_keyboard_shortcuts(browser_site, chromium) -> None:
     assert outline == "solid"
     assert watcher.problems == [], watcher.problems
     context.close()
+
+
+def test_corrupt_storage_is_a_fresh_start(browser_site, chromium) -> None:
+    """Whatever is in localStorage (an old format, a hand edit, junk), the pages work and
+    following starts over."""
+    site, sample = browser_site
+    context = chromium.new_context(viewport=PHONE, locale="id-ID")
+    page = context.new_page()
+    watcher = FollowWatcher(page)
+    page.goto(site + "/diikuti/")
+    page.evaluate(
+        """() => {
+             localStorage.setItem('otakusite:follow', '{not json');
+             localStorage.setItem('otakusite:visit', '"x"');
+           }"""
+    )
+    page.reload()
+    assert page.locator("[data-follow-empty]").is_visible()
+    page.evaluate(
+        """() => localStorage.setItem('otakusite:follow', JSON.stringify({v: 1, items: [
+             {slug: '../x/'}, {slug: 42}, null, {slug: 'pedang-bintang-sub-indo', title: 7}]}))"""
+    )
+    page.reload()  # only the valid entry is kept, its title read from the site
+    titles = page.locator("[data-follow-list] .card-title")
+    titles.filter(has_text="Pedang Bintang").wait_for()
+    assert titles.count() == 1
+    follow_from_card(page, site, "/completed/", sample.completed.slug)
+    page.goto(site + "/")
+    page.locator("[data-follow-rail]").wait_for(state="visible")
+    assert watcher.problems == [], watcher.problems
+    context.close()
