@@ -17,48 +17,53 @@ from typing import Protocol
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest
 
-# Poster aspect ratio of the cards (225 x 320, as on the origin and in site.css).
-ASPECT = (225, 320)
-# Widths in pixels: a card is ~170 CSS px wide on a 390 px phone (2 columns) and 200 px on
+# Shapes the pages show: "p" the cards' portrait (225 x 320, as on the origin and in
+# site.css), "w" the episode cards' wide crop (16:10): a portrait sent for a wide card would
+# be cropped by the browser after travelling at twice the pixels.
+SHAPES = {"p": (225, 320), "w": (16, 10)}
+ASPECT = SHAPES["p"]
+# Widths in pixels: a card is ~180 CSS px wide on a 390 px phone (2 columns) and 200 px on
 # the desktop anime page; 360 covers both at 2x without sending more than a screen needs.
 WIDTHS = (180, 270, 360)
 FORMATS = {"webp": "image/webp", "jpg": "image/jpeg"}
 # What a card takes on screen, by the grid's breakpoints in site.css.
 CARD_SIZES = "(min-width: 1200px) 180px, (min-width: 900px) 22vw, (min-width: 600px) 31vw, 46vw"
+WIDE_SIZES = "(min-width: 1200px) 24vw, (min-width: 600px) 31vw, 46vw"
 DETAIL_SIZES = "(min-width: 600px) 200px, 120px"
 SUBDIR = "posters"
 MAX_AGE = 365 * 24 * 3600
 
 _KEY = re.compile(r"^[0-9a-f]{16,32}$")
-_NAME = re.compile(r"^(?P<key>[0-9a-f]{16,32})-(?P<width>\d{2,4})\.(?P<ext>webp|jpg)$")
+_NAME = re.compile(r"^(?P<key>[0-9a-f]{16,32})-(?P<shape>w?)(?P<width>\d{2,4})\.(?P<ext>webp|jpg)$")
 
 
 class HasPoster(Protocol):
     poster_key: str
 
 
-def height_for(width: int) -> int:
-    return round(width * ASPECT[1] / ASPECT[0])
+def height_for(width: int, shape: str = "p") -> int:
+    ratio_w, ratio_h = SHAPES[shape]
+    return round(width * ratio_h / ratio_w)
 
 
-def file_name(key: str, width: int, ext: str) -> str:
-    return f"{key}-{width}.{ext}"
+def file_name(key: str, width: int, ext: str, shape: str = "p") -> str:
+    return f"{key}-{'' if shape == 'p' else shape}{width}.{ext}"
 
 
 def poster_dir() -> Path:
     return Path(settings.MEDIA_ROOT) / SUBDIR
 
 
-def file_path(key: str, width: int, ext: str) -> Path:
-    return poster_dir() / file_name(key, width, ext)
+def file_path(key: str, width: int, ext: str, shape: str = "p") -> Path:
+    return poster_dir() / file_name(key, width, ext, shape)
 
 
-def url(key: str, width: int, ext: str) -> str:
-    return f"{settings.MEDIA_URL}{SUBDIR}/{file_name(key, width, ext)}"
+def url(key: str, width: int, ext: str, shape: str = "p") -> str:
+    return f"{settings.MEDIA_URL}{SUBDIR}/{file_name(key, width, ext, shape)}"
 
 
-def srcset(key: str, ext: str) -> str:
-    return ", ".join(f"{url(key, w, ext)} {w}w" for w in WIDTHS)
+def srcset(key: str, ext: str, shape: str = "p") -> str:
+    return ", ".join(f"{url(key, w, ext, shape)} {w}w" for w in WIDTHS)
 
 
 def poster_src(anime: HasPoster, width: int = WIDTHS[0], ext: str = "jpg") -> str:

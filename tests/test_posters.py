@@ -27,7 +27,7 @@ from tests.pipeline_helpers import expected_catalog, fast_client, stored_catalog
 
 pytestmark = pytest.mark.django_db
 
-_MEDIA_URL = re.compile(r"/media/posters/[0-9a-f]+-\d+\.(?:webp|jpg)")
+_MEDIA_URL = re.compile(r"/media/posters/[0-9a-f]+-w?\d+\.(?:webp|jpg)")
 
 
 @pytest.fixture(autouse=True)
@@ -62,13 +62,17 @@ def poster_requests(origin: FakeOrigin) -> list[str]:
     return [r.path for r in origin.requests if r.path.startswith("/wp-content/uploads/")]
 
 
-def test_encode_gives_every_width_in_webp_and_jpeg() -> None:
+def test_encode_gives_every_width_and_shape_in_webp_and_jpeg() -> None:
     encoded = fetcher.encode(poster_jpeg("/wp-content/uploads/2026/01/some-show-abc123.jpg"))
-    assert set(encoded) == {(w, ext) for w in posters.WIDTHS for ext in ("webp", "jpg")}
-    for (width, ext), data in encoded.items():
+    assert set(encoded) == {
+        (w, ext, shape) for w in (180, 270, 360) for ext in ("webp", "jpg") for shape in "pw"
+    }
+    for (width, ext, shape), data in encoded.items():
         image = decode(data)
         assert image.format == {"webp": "WEBP", "jpg": "JPEG"}[ext]
-        assert image.size == (width, posters.height_for(width))
+        # Portrait 225:320 for the cards, 16:10 for the episode cards.
+        height = round(width * 320 / 225) if shape == "p" else round(width * 10 / 16)
+        assert image.size == (width, height)
 
 
 @pytest.mark.parametrize(
@@ -103,16 +107,24 @@ def test_posters_are_fetched_once_stored_and_served_from_our_domain(origin: Fake
     home = client.get("/").content.decode()
     assert _MEDIA_URL.search(home)
     assert origin.base_url not in home
+    # Cards after the first few wait for posters.js; without JavaScript, <noscript> has them.
+    deferred = re.findall(r'<img data-poster-defer data-src="([^"]+)"', home)
+    assert deferred
+    noscript = re.findall(r"<noscript><picture>.*?<img src=\"([^\"]+)\"", home)
+    assert noscript == deferred
 
-    for width in posters.WIDTHS:
-        for ext, mime in posters.FORMATS.items():
-            response = client.get(posters.url(anime.poster_key, width, ext))
-            assert response.status_code == 200
-            assert response["Content-Type"] == mime
-            assert "immutable" in response["Cache-Control"]
-            assert "max-age=31536000" in response["Cache-Control"]
-            image = decode(b"".join(response.streaming_content))
-            assert image.size == (width, posters.height_for(width))
+    # Episode cards take the wide crops.
+    assert re.search(
+        r'<article class="card card-episode".*?srcset="[^"]*-w360\.webp 360w"', home, re.S
+    )
+    for width, ext, shape in fetcher.FILES:
+        response = client.get(posters.url(anime.poster_key, width, ext, shape))
+        assert response.status_code == 200
+        assert response["Content-Type"] == posters.FORMATS[ext]
+        assert "immutable" in response["Cache-Control"]
+        assert "max-age=31536000" in response["Cache-Control"]
+        image = decode(b"".join(response.streaming_content))
+        assert image.size == (width, posters.height_for(width, shape))
 
 
 def _closed_port() -> int:
@@ -204,6 +216,7 @@ def test_a_crawl_task_stores_its_data_even_when_the_poster_task_cannot_be_queued
         "/media/posters/..%2F..%2Fsettings.py",
         "/media/posters/0123456789abcdef0123-180.png",
         "/media/posters/0123456789abcdef0123-999.webp",
+        "/media/posters/0123456789abcdef0123-x180.webp",
         "/media/posters/0123456789abcdef0123-180.webp",  # well-formed, not stored
         "/media/posters/NOTHEX-180.jpg",
         "/media/other/file.jpg",
@@ -215,10 +228,19 @@ def test_odd_media_urls_are_404(path: str) -> None:
 
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-# Wait for every poster (lazy ones too, once scrolled to) to be decoded, or a broken one.
+# As a viewer scrolling down: each poster comes into view, two frames apart (the posters
+# after the first cards are given their srcset by static/js/posters.js when near the screen).
+_SCROLL_PAST_EVERY_POSTER = """async () => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  for (const img of document.querySelectorAll('.poster img')) {
+    img.scrollIntoView();
+    await frame();
+  }
+}"""
+# Every poster has a source and is done: decoded, or broken (naturalWidth 0, asserted below).
 _ALL_POSTERS_DONE = """() => {
   const imgs = Array.from(document.querySelectorAll('.poster img'));
-  return imgs.length > 0 && imgs.every(i => i.complete);
+  return imgs.length > 0 && imgs.every(i => i.currentSrc && i.complete);
 }"""
 
 
@@ -243,7 +265,7 @@ def test_posters_load_in_chromium_from_our_domain(origin: FakeOrigin, live_serve
         page.on("request", lambda request: hosts.add(urlsplit(request.url).netloc))
         for path in ("/", Anime.objects.order_by("slug").first().get_absolute_url()):
             page.goto(site + path)
-            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+            page.evaluate(_SCROLL_PAST_EVERY_POSTER)
             page.wait_for_function(_ALL_POSTERS_DONE, timeout=60_000)
             loaded = page.eval_on_selector_all(
                 ".poster img", "imgs => imgs.map(i => [i.currentSrc, i.naturalWidth])"
@@ -253,6 +275,6 @@ def test_posters_load_in_chromium_from_our_domain(origin: FakeOrigin, live_serve
                 assert src.startswith(site + "/media/posters/"), src
                 assert src.endswith(".webp"), src  # Chromium takes the WebP source
                 assert natural_width > 0, src  # decoded (srcset reports it in CSS pixels)
-                assert re.search(r"-(\d+)\.webp$", src)[1] in {str(w) for w in posters.WIDTHS}
+                assert re.search(r"-w?(\d+)\.webp$", src)[1] in {str(w) for w in posters.WIDTHS}
         browser.close()
     assert hosts == {urlsplit(site).netloc}  # nothing from the origin's image host

@@ -12,21 +12,32 @@ from catalog import posters
 register = template.Library()
 
 
-@register.inclusion_tag("includes/poster.html")
-def poster(anime: Any, alt: str = "", kind: str = "card") -> dict[str, Any]:
+# Cards of a list shown with a normal srcset; later ones wait for static/js/posters.js.
+EAGER_CARDS = 4
+
+
+@register.inclusion_tag("includes/poster.html", takes_context=True)
+def poster(context: Any, anime: Any, alt: str = "", kind: str = "card") -> dict[str, Any]:
+    """``kind``: "card" (portrait, lazy), "wide" (an episode card's 16:10 crop, lazy) or
+    "detail" (the anime page's portrait, at the top: fetched at once). Cards after the
+    first ``EAGER_CARDS`` of their list load when scrolled near (static/js/posters.js)."""
+    loop = context.get("forloop")
     key = anime.poster_key if posters.poster_src(anime) else ""
+    shape = "w" if kind == "wide" else "p"
+    sizes = {"detail": posters.DETAIL_SIZES, "wide": posters.WIDE_SIZES}
+    width = posters.WIDTHS[-1]
     return {
         "key": key,
         "title": anime.title,
         "alt": alt,
-        "webp": posters.srcset(key, "webp") if key else "",
-        "jpg": posters.srcset(key, "jpg") if key else "",
-        "src": posters.poster_src(anime, posters.WIDTHS[0]),
-        "sizes": posters.DETAIL_SIZES if kind == "detail" else posters.CARD_SIZES,
-        "width": posters.ASPECT[0],
-        "height": posters.ASPECT[1],
-        # The anime page's poster is at the top: fetched at once, not lazily.
+        "webp": posters.srcset(key, "webp", shape) if key else "",
+        "jpg": posters.srcset(key, "jpg", shape) if key else "",
+        "src": posters.url(key, posters.WIDTHS[0], "jpg", shape) if key else "",
+        "sizes": sizes.get(kind, posters.CARD_SIZES),
+        "width": width,
+        "height": posters.height_for(width, shape),
         "lazy": kind != "detail",
+        "deferred": kind != "detail" and loop is not None and loop["counter"] > EAGER_CARDS,
     }
 
 
