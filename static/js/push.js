@@ -127,6 +127,7 @@
   Box.prototype.start = function () {
     var box = this;
     box.el.hidden = false;
+    box.button.disabled = true;  // until this browser's state is known (show() enables it)
     if (window.Notification.permission === "denied") { box.show(false, box.el.dataset.textDenied); }
     currentSubscription().then(function (sub) {
       if (sub && !madeWithKey(sub, box.key)) {
