@@ -184,6 +184,8 @@ def set_language(request: HttpRequest, code: str) -> HttpResponseRedirect:
 def robots_txt(request: HttpRequest) -> HttpResponse:
     sitemap = request.build_absolute_uri(reverse("sitemap"))
     lines = ["User-agent: *", "Disallow: /admin/", "Disallow: /api/", "Disallow: /bahasa/"]
+    # A random redirect on every visit: nothing for an index but duplicate fetches.
+    lines.append("Disallow: /acak/")
     return HttpResponse("\n".join([*lines, f"Sitemap: {sitemap}", ""]), content_type="text/plain")
 
 

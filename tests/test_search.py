@@ -475,3 +475,27 @@ def test_database_down_serves_the_kept_copy_of_that_very_search(
     assert titles(kept) == shown
     # A search never shown before has no copy: the 503 page, not another search's copy.
     assert client.get("/search/", {"q": "robot", "genre": "aksi"}).status_code == 503
+
+
+# --- Cost ----------------------------------------------------------------------------------------
+
+
+def test_a_search_costs_a_fixed_number_of_queries_whatever_it_finds(
+    client: Client, library: dict[str, Anime], django_assert_max_num_queries
+) -> None:
+    from django.core.cache import cache
+
+    drama = Genre.objects.get(slug="drama")
+    for i in range(60):
+        anime(f"robot-x{i}", f"Robot Extra {i}", score=Decimal("8.00")).genres.add(drama)
+    cache.clear()
+    # The catalogue's version, the site status, the index (anime, genres), the cards.
+    with django_assert_max_num_queries(6):
+        assert len(search(client, q="robot extr", genre="drama", min_score="7")) == 24
+    # Another search of the same catalogue: the index is kept, only the cards are read.
+    with django_assert_max_num_queries(3):
+        assert len(search(client, q="robto", sort="score")) == 24
+
+
+def test_robots_keep_crawlers_off_random(client: Client) -> None:
+    assert "Disallow: /acak/" in client.get("/robots.txt").content.decode().splitlines()
