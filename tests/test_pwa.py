@@ -101,6 +101,7 @@ def test_offline_page_in_the_sites_look_and_language(client: Client):
     page = client.get("/offline/").content.decode()
     assert "<h1>Sedang offline</h1>" in page
     assert 'class="topbar"' in page  # the site's header, search and menu
+    assert '<meta name="robots" content="noindex">' in page
     client.cookies["django_language"] = "en"
     english = client.get("/offline/").content.decode()
     assert "<h1>You are offline</h1>" in english
