@@ -278,3 +278,24 @@ def test_posters_load_in_chromium_from_our_domain(origin: FakeOrigin, live_serve
                 assert re.search(r"-w?(\d+)\.webp$", src)[1] in {str(w) for w in posters.WIDTHS}
         browser.close()
     assert hosts == {urlsplit(site).netloc}  # nothing from the origin's image host
+
+
+def test_a_crawl_task_queues_the_poster_task_which_stores_them(
+    origin: FakeOrigin, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    from django_q.conf import Conf
+
+    from scraper.tasks import crawl_task
+
+    # The broker runs queued tasks at once (django-q's sync mode), as the worker would.
+    monkeypatch.setattr(Conf, "SYNC", True)
+    settings.SCRAPER_RATE_LIMIT = 0
+    settings.OTAKUDESU_BASE_URL = origin.base_url
+    assert crawl_task("full", base_url=origin.base_url)
+    assert not Anime.objects.filter(poster_key="").exists()
+    assert sorted(poster_requests(origin)) == sorted(
+        a.poster_path for a in origin.truth.anime.values()
+    )
+    origin.reset_log()
+    crawl_task("full", base_url=origin.base_url)  # nothing new: no poster fetched again
+    assert poster_requests(origin) == []
