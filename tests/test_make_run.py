@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -125,5 +126,10 @@ def test_make_demo_fills_the_site_from_the_fake_origin(tmp_path) -> None:
         episode = next(e for a in truth.anime.values() for e in a.episodes)
         page = fetch(f"{url}/episode/{episode.slug}/")
         assert f"localhost:{origin_port}/embed/" in page  # the fake origin's embed host
+        # The demo copies the origin's posters to our domain (manage.py fetch_posters).
+        poster = re.search(r"/media/posters/[0-9a-f]+-w?\d+\.webp", fetch(url + "/"))
+        assert poster, "the home page shows no poster of ours"
+        with urllib.request.urlopen(url + poster.group(0), timeout=10) as response:
+            assert response.headers["Content-Type"] == "image/webp"
     finally:
         stop(proc)
