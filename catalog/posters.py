@@ -73,6 +73,12 @@ def poster_src(anime: HasPoster, width: int = WIDTHS[0], ext: str = "jpg") -> st
     return url(key, width, ext) if key and _KEY.match(key) else ""
 
 
+def key_of(name: str) -> str | None:
+    """The poster key of a stored file's name, or None if it is not named like one."""
+    match = _NAME.match(name)
+    return match["key"] if match else None
+
+
 def serve(request: HttpRequest, name: str) -> FileResponse:
     """A stored poster file; anything not named like one, or missing, is a 404."""
     match = _NAME.match(name)

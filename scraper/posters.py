@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,14 @@ from catalog.services import bump_versions
 from scraper import locks
 from scraper.client import ClientError, NotFound, OriginClient, make_client
 
-__all__ = ["PosterRun", "encode", "fetch_pending", "fetch_posters_task", "queue_after_crawl"]
+__all__ = [
+    "PosterRun",
+    "encode",
+    "fetch_pending",
+    "fetch_posters_task",
+    "prune_unused",
+    "queue_after_crawl",
+]
 
 logger = logging.getLogger("scraper.posters")
 
@@ -47,6 +55,9 @@ FILES = [
     (w, ext, shape) for shape in posters.SHAPES for w in posters.WIDTHS for ext in posters.FORMATS
 ]
 LOCK_NAME = "posters"
+# Files of a poster no anime shows any more (its poster changed) are deleted after this
+# long: cached and stale copies of pages (STALE_* settings) may still point at them.
+PRUNE_AFTER_SECONDS = 14 * 24 * 3600
 
 
 class BadImage(ValueError):  # noqa: N818 -- reads better at the call sites
@@ -58,10 +69,14 @@ class PosterRun:
     stored: int = 0
     failed: int = 0
     given_up: int = 0
+    pruned: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return f"{self.stored} stored, {self.failed} failed, {self.given_up} given up"
+        return (
+            f"{self.stored} stored, {self.failed} failed, {self.given_up} given up, "
+            f"{self.pruned} unused files deleted"
+        )
 
 
 def encode(data: bytes) -> dict[tuple[int, str, str], bytes]:
@@ -191,12 +206,34 @@ def fetch_pending(*, client: OriginClient | None = None, limit: int | None = Non
                 run.errors.append(f"{anime.pk}: {exc}")
             else:
                 run.stored += 1
+        run.pruned = prune_unused()
     finally:
         lock.release()
         if own_client:
             active.close()
     logger.info("posters: %s", run)
     return run
+
+
+def prune_unused(*, older_than: float = PRUNE_AFTER_SECONDS) -> int:
+    """Delete poster files (and leftovers of an interrupted write) that no anime names,
+    once older than ``older_than`` seconds; returns how many were deleted."""
+    directory = posters.poster_dir()
+    if not directory.is_dir():
+        return 0
+    used = set(Anime.objects.exclude(poster_key="").values_list("poster_key", flat=True))
+    cutoff = time.time() - older_than
+    deleted = 0
+    for path in directory.iterdir():
+        key = posters.key_of(path.name)
+        unused = key not in used if key else path.name.startswith(".tmp-")
+        try:
+            if unused and path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                deleted += 1
+        except OSError:
+            logger.warning("posters: could not prune %s", path, exc_info=True)
+    return deleted
 
 
 def fetch_posters_task(limit: int | None = None) -> str:

@@ -9,6 +9,7 @@ import io
 import os
 import re
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -299,3 +300,20 @@ def test_a_crawl_task_queues_the_poster_task_which_stores_them(
     origin.reset_log()
     crawl_task("full", base_url=origin.base_url)  # nothing new: no poster fetched again
     assert poster_requests(origin) == []
+
+
+def test_files_no_anime_shows_are_deleted_once_old(origin: FakeOrigin, media_root: Path) -> None:
+    crawl(origin)
+    fetch(origin)
+    directory = media_root / "posters"
+    kept = {p.name for p in directory.iterdir()}
+    assert len(kept) == 6 * len(fetcher.FILES)
+    old = time.time() - fetcher.PRUNE_AFTER_SECONDS - 60
+    gone = ["0123456789abcdef0123-180.webp", "0123456789abcdef0123-w360.jpg", ".tmp-abc"]
+    for name in [*gone, "fedcba9876543210fedc-180.jpg"]:
+        (directory / name).write_bytes(b"x")
+    for name in [*gone, *kept]:
+        os.utime(directory / name, (old, old))
+    assert fetcher.prune_unused() == len(gone)
+    # Those of stored posters stay however old; a recent unused file waits its turn.
+    assert {p.name for p in directory.iterdir()} == kept | {"fedcba9876543210fedc-180.jpg"}
