@@ -154,10 +154,11 @@ def crawl_task(kind: str, **options: Any) -> int | None:
     )
     if result.status == ScrapeRun.Status.PARTIAL:
         logger.warning("%s crawl partial: %s", kind, result.errors[:2000])
-    if result.run_id is not None and (result.created or result.updated):
+    if result.run_id is not None:
         from scraper.posters import queue_after_crawl
 
-        queue_after_crawl()  # posters of what was stored, as a task of their own
+        # Posters still missing (new ones, or stored by `manage.py scrape`): their own task.
+        queue_after_crawl()
     return RunResult(result)
 
 
