@@ -3,14 +3,17 @@ its scope is the whole site), the offline page, and the push subscription endpoi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import get_template
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -21,17 +24,19 @@ from django.views.decorators.http import require_GET, require_POST
 from catalog import push
 
 THEME = "#0f1117"
-# Static files the service worker keeps for offline use (missing ones are skipped).
-SHELL_ASSETS = (
-    "css/site.css",
-    "js/site.js",
-    "js/follow.js",
-    "js/push.js",
-    "img/icon.svg",
-    "img/icon-192.png",
-)
+# Static files the service worker keeps for offline use besides what base.html loads
+# (shell_assets() reads those from the template, so a script added there is kept too).
+SHELL_ASSETS = ("img/icon-192.png",)
 RATE_LIMIT = 30  # subscription changes per client and window: a follow spree fits
 RATE_WINDOW = 600
+
+
+@functools.cache
+def shell_assets() -> tuple[str, ...]:
+    """The static files base.html loads ({% static '...' %}), then SHELL_ASSETS."""
+    source = get_template("base.html").template.source  # type: ignore[attr-defined]
+    names = re.findall(r"""{%\s*static\s+['"]([^'"]+)['"]\s*%}""", source)
+    return tuple(dict.fromkeys([*names, *SHELL_ASSETS]))
 
 
 def _static_or_none(name: str) -> str | None:
@@ -77,7 +82,7 @@ def manifest(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def service_worker(request: HttpRequest) -> HttpResponse:
-    assets = [url for name in SHELL_ASSETS if (url := _static_or_none(name))]
+    assets = [url for name in shell_assets() if (url := _static_or_none(name))]
     offline = reverse("catalog:offline")
     # New static names (hashed in production) give a new script, so browsers install the
     # new worker and drop the old caches.
