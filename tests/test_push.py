@@ -248,7 +248,7 @@ def test_subscription_changes_are_rate_limited_per_client(sample, service):
 
 def test_without_vapid_keys_no_push_is_offered(sample, settings):
     settings.VAPID_PRIVATE_KEY = ""
-    assert Client().get(reverse("catalog:push_key")).status_code == 404
+    assert Client().get(reverse("catalog:push_key")).json() == {"enabled": False}
     sub = {
         "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
         "keys": {"p256dh": "B", "auth": "A"},

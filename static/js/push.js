@@ -3,7 +3,7 @@
  *
  * Every page registers /sw.js (templates/pwa/sw.js). Where the page has the notification
  * box (templates/includes/push_toggle.html, [data-push]) and the site has VAPID keys
- * (GET /push/key/ answers 200), the box lets the viewer turn notifications on and off.
+ * (GET /push/key/ says enabled), the box lets the viewer turn notifications on and off.
  * The follow list comes from static/js/follow.js (window.otakusiteFollow: slugs(),
  * on("change", fn)); whenever it changes while this browser is subscribed, the new list is
  * sent to POST /push/subscription/ {subscription, anime: [slugs]} (an empty list removes
@@ -154,7 +154,7 @@
     fetch(KEY_URL, { credentials: "omit" }).then(function (response) {
       return response.ok ? response.json() : null;
     }).then(function (data) {
-      if (data && data.publicKey) { new Box(el, data.publicKey).start(); }
+      if (data && data.enabled && data.publicKey) { new Box(el, data.publicKey).start(); }
     }).catch(function () { /* no notifications offered */ });
   }
 
