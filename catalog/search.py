@@ -186,7 +186,7 @@ def index_for(version: str) -> SearchIndex:
     with _BUILD_LOCK:
         if (hit := _LOCAL.get(local_key)) is not None:
             return hit
-        index = build_index()
+        index = build_index(next(iter(_LOCAL.values()), None))
         _LOCAL.clear()  # only the current version is ever asked for again
         _LOCAL[local_key] = index
         return index
@@ -199,7 +199,7 @@ def _year_of(released: date | None, text: str) -> str:
     return found.group(1) if found else ""
 
 
-def build_index() -> SearchIndex:
+def build_index(previous: SearchIndex | None = None) -> SearchIndex:
     rows = sorted(
         Anime.objects.values_list(
             "id",
@@ -223,7 +223,9 @@ def build_index() -> SearchIndex:
         names[slug] = name
     types = {(row[5] or "").casefold(): row[5] for row in rows if row[5]}
     index = SearchIndex(
-        titles=TitleIndex.build([(row[2], row[3] or "") for row in rows]),
+        titles=TitleIndex.build(
+            [(row[2], row[3] or "") for row in rows], previous.titles if previous else None
+        ),
         ids=[row[0] for row in rows],
         slugs=[row[1] for row in rows],
         statuses=[row[4] for row in rows],

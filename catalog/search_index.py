@@ -139,13 +139,21 @@ class TitleIndex:
     keys: list[tuple[Key, Key]] = field(default_factory=list)  # (title, Japanese title)
     postings: dict[str, list[int]] = field(default_factory=dict)
     vocabulary: list[str] = field(default_factory=list)  # sorted, for prefix lookups
+    known: dict[str, Key] = field(default_factory=dict)  # text -> its key, for rebuilds
 
     @classmethod
-    def build(cls, titles: list[tuple[str, str]]) -> TitleIndex:
+    def build(cls, titles: list[tuple[str, str]], previous: TitleIndex | None = None) -> TitleIndex:
+        """The index of `titles`; keys of titles `previous` already had are reused (a
+        catalogue change touches a few titles: the rest need no folding again)."""
         index = cls()
+        known = previous.known if previous else {}
         postings: dict[str, set[int]] = {}
         for number, (title, japanese) in enumerate(titles):
-            keys = (search_key(title), search_key(japanese))
+            keys = (
+                known.get(title) or search_key(title),
+                known.get(japanese) or search_key(japanese),
+            )
+            index.known[title], index.known[japanese] = keys
             index.keys.append(keys)
             for word in (*keys[0].words, *keys[1].words):
                 postings.setdefault(word, set()).add(number)
