@@ -88,7 +88,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 ENV CHROMIUM_PATH=/usr/bin/chromium
 COPY --from=code /app /app
-RUN mkdir -p /srv/static /backups && chown app:app /app/var /srv/static /backups
+# /app/var/media exists owned by app so a new media volume mounted there is writable.
+RUN mkdir -p /srv/static /backups /app/var/media \
+ && chown app:app /app/var /app/var/media /srv/static /backups
 USER app
 # The cluster's heartbeat in the broker (django-q2 status, 3 s expiry): a hung or dead
 # qcluster turns the container unhealthy (if it exits, PID 1 exits and Compose restarts it).
@@ -99,7 +101,9 @@ CMD ["worker"]
 # ---------------------------------------------------------------------------- web
 FROM runtime AS web
 COPY --from=code /app /app
-RUN mkdir -p /srv/static /backups && chown app:app /app/var /srv/static /backups
+# /app/var/media exists owned by app so a new media volume mounted there is writable.
+RUN mkdir -p /srv/static /backups /app/var/media \
+ && chown app:app /app/var /app/var/media /srv/static /backups
 USER app
 # Liveness (/healthz/live), not readiness: see deploy/healthcheck.py.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \

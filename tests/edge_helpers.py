@@ -66,6 +66,11 @@ def brotli_loaded(modules: str | None = None) -> bool:
     return all(f"ngx_http_brotli_{kind}_module" in modules for kind in ("filter", "static"))
 
 
+def local_media_dir(tmp_path: Path) -> Path:
+    """Where the local nginx of ``local_nginx_conf(tmp_path, ...)`` serves /media/ from."""
+    return tmp_path / "srv" / "media"
+
+
 def local_nginx_conf(
     tmp_path: Path,
     *,
@@ -98,6 +103,8 @@ def local_nginx_conf(
         "listen 80 default_server;": f"listen 127.0.0.1:{listen_port} default_server;",
         "listen [::]:80 default_server;": "",
         "alias /srv/static/;": f"alias {static_dir}/;",
+        # Posters: tmp_path/srv/media/posters/ (tests.edge_helpers.local_media_dir).
+        "root /srv;": f"root {local_media_dir(tmp_path).parent};",
         **(extra_swaps or {}),
     }
     for old, new in swaps.items():

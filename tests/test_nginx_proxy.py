@@ -16,13 +16,16 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.edge_helpers import local_nginx_conf
+from tests.edge_helpers import local_media_dir, local_nginx_conf
 from tests.procs import free_port, stop_process, wait_until, write_nginx_conf
 
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
 )
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+# A poster file as the worker writes it (catalog/posters.py names: hash-width.ext).
+POSTER = "0123456789abcdef0123-360.webp"
+POSTER_BYTES = b"RIFF\x10\x00\x00\x00WEBPVP8 poster-bytes"
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt nginx)")
 
 
@@ -107,6 +110,9 @@ def nginx(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         web_port=int(site.web_url.rsplit(":", 1)[1]),
         static_dir=site.static_root,
     )
+    media = local_media_dir(tmp_path) / "posters"
+    media.mkdir(parents=True)
+    (media / POSTER).write_bytes(POSTER_BYTES)
     process = subprocess.Popen(
         [NGINX, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,
@@ -185,6 +191,20 @@ def test_request_id_is_nginx_s_own_or_the_one_a_proxy_in_front_sent(nginx: str) 
         headers={"Host": "otakusite.test", "X-Request-ID": "edge-proxy-0001"},
     )
     assert passed.headers["x-request-id"] == "edge-proxy-0001"
+
+
+@needs_nginx
+def test_posters_come_from_the_media_volume_with_a_year_of_caching(nginx: str) -> None:
+    poster = httpx.get(f"{nginx}/media/posters/{POSTER}")
+    assert poster.status_code == 200
+    assert poster.content == POSTER_BYTES
+    assert poster.headers["content-type"] == "image/webp"
+    assert poster.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # Names that are not a poster's, or a poster not copied yet, never reach anything else.
+    for odd in ("0123456789abcdef0123-360.png", "../../etc/passwd", "x.webp", "abc"):
+        assert httpx.get(f"{nginx}/media/posters/{odd}").status_code == 404
+    assert httpx.get(f"{nginx}/media/posters/fedcba9876543210fedc-360.webp").status_code == 404
+    assert httpx.get(f"{nginx}/media/other/file.webp").status_code == 404
 
 
 @needs_nginx
