@@ -154,7 +154,7 @@ def _max_in_one_second(times: list[float]) -> int:
 
 class Simulation:
     def __init__(self, policy: str, conditional: str, size: int, seed: int, days: int) -> None:
-        from scraper.client import make_client
+        from scraper.client_factory import make_client
         from tests.fake_origin import DEFAULT_NOW, FakeOrigin
         from tests.fake_origin.timeline import Clock, Publisher
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -37,7 +36,9 @@ from scraper.fetched import (
     FetchedPage,
     FetchError,
     NotFound,
+    gave_up,
 )
+from scraper.moves import is_otakudesu_host, moved_base
 from scraper.pacing import Pacer, pick_budget, retry_after_seconds
 
 DEFAULT_USER_AGENT = browser.DEFAULT_USER_AGENT
@@ -52,8 +53,6 @@ __all__ = [
     "Lane",
     "NotFound",
     "OriginClient",
-    "make_client",
-    "make_viewer_client",
     "post_json",
 ]
 
@@ -65,7 +64,6 @@ MAX_REDIRECTS = 10
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_OTAKUDESU_HOST = re.compile(r"(?:^|\.)otakudesu\.[a-z0-9-]{2,}$")
 # Transport-level failures worth another attempt: the origin is flaky, not wrong.
 # DecodingError covers a compressed body cut short without a Content-Length to notice it.
 _RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
@@ -91,34 +89,11 @@ def _netloc(key: _HostKey, scheme: str) -> str:
     return shown if _DEFAULT_PORTS.get(scheme) == port else f"{shown}:{port}"
 
 
-def _is_otakudesu_host(host: str) -> bool:
-    return bool(_OTAKUDESU_HOST.search(host.rstrip(".").lower()))
-
-
 def _http_base(base_url: str) -> httpx.URL:
     base = httpx.URL(base_url)
     if base.scheme not in _DEFAULT_PORTS or not base.host:
         raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
     return base
-
-
-def _moved_base(old_base: str, source: httpx.URL, target: httpx.URL) -> str | None:
-    """The base a permanent redirect from ``source`` to ``target`` moves the origin to, or
-    None when it is not a move of the whole site."""
-    old_prefix = httpx.URL(old_base).raw_path.decode("ascii").rstrip("/")
-    source_path = source.raw_path.decode("ascii").split("?", 1)[0]
-    relative = source_path[len(old_prefix) :].rstrip("/")
-    target_path = target.raw_path.decode("ascii").split("?", 1)[0].rstrip("/")
-    if relative and target_path.endswith(relative):
-        prefix = target_path[: len(target_path) - len(relative)]
-    elif not relative and (not target_path or _is_otakudesu_host(target.host)):
-        prefix = target_path  # the home page: root to root is the whole site too
-    elif _is_otakudesu_host(target.host):
-        prefix = ""
-    else:
-        return None
-    netloc = _netloc(_host_key(target), target.scheme)
-    return f"{target.scheme}://{netloc}{prefix}".rstrip("/")
 
 
 class OriginClient:
@@ -239,7 +214,7 @@ class OriginClient:
         with self._lock:
             if key == self._origin_key:
                 return str(url)
-            foreign_origin = key in self._former_origins or _is_otakudesu_host(url.host)
+            foreign_origin = key in self._former_origins or is_otakudesu_host(url.host)
         if not foreign_origin:
             return str(url)
         path = url.raw_path.decode("ascii")
@@ -388,7 +363,7 @@ class OriginClient:
             except _RETRYABLE_ERRORS as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 if attempts > self.retries:
-                    raise self._gave_up(method, url, attempts, reason, None) from exc
+                    raise gave_up(method, str(url), attempts, reason, None) from exc
                 retry_after = None
             else:
                 self._clearance.publish_changes()
@@ -400,7 +375,7 @@ class OriginClient:
                 if retry_after:
                     self._pacer.host_asked_to_wait(host, retry_after)
                 if attempts > self.retries:
-                    raise self._gave_up(method, url, attempts, reason, response.status_code)
+                    raise gave_up(method, str(url), attempts, reason, response.status_code)
             delay = self._pacer.retry_delay(attempts, retry_after)
             logger.info(
                 "%s %s: %s; retry %d/%d in %.2fs",
@@ -441,14 +416,6 @@ class OriginClient:
             )
         return None
 
-    @staticmethod
-    def _gave_up(
-        method: str, url: httpx.URL, attempts: int, reason: str, status: int | None
-    ) -> FetchError:
-        message = f"{method} {url} failed after {attempts} attempt(s): {reason}"
-        logger.warning("%s", message)
-        return FetchError(message, url=str(url), status=status, attempts=attempts)
-
     def _maybe_domain_move(self, source: httpx.URL, target: httpx.URL) -> None:
         """A permanent redirect of an origin page to another base is a domain move if it
         keeps the page's path (the usual whole-site move) or lands on an otakudesu host.
@@ -461,7 +428,7 @@ class OriginClient:
             ):
                 return
             old_base = self.base_url
-            new_base = _moved_base(old_base, source, target)
+            new_base = moved_base(old_base, str(source), str(target))
         if new_base is None:
             return
         if self.verify_move is not None and not self.verify_move(old_base, new_base):
@@ -506,60 +473,6 @@ class OriginClient:
                 self._http.headers.pop(name, None)
             self._http.headers["User-Agent"] = user_agent
             self._http.headers.update(browser.client_hints(user_agent))
-
-
-# --------------------------------------------------------------------------- from settings
-
-# A viewer waits for a mirror's resolution; these keep that wait to seconds (the budget's
-# own wait is SCRAPER_VIEWER_MAX_WAIT, in all, across the requests of one resolution).
-VIEWER_TIMEOUT = 8.0
-VIEWER_RETRIES = 1
-
-
-def make_client(base_url: str | None = None, **overrides: Any) -> OriginClient:
-    """The scraper's HTTP client, configured from settings."""
-    from django.conf import settings
-
-    options: dict[str, Any] = {
-        "rate": settings.SCRAPER_RATE_LIMIT or None,
-        "timeout": settings.SCRAPER_TIMEOUT,
-        "retries": settings.SCRAPER_RETRIES,
-        "cookie_path": settings.SCRAPER_COOKIE_PATH,
-    }
-    options.update(overrides)
-    if base_url is not None and "verify_move" in options:
-        return OriginClient(base_url, **options)
-    # The stored base, the bases left behind and the move checks use the database.
-    from scraper.origin import current_base_url, former_bases, verify_redirect
-
-    options.setdefault("verify_move", verify_redirect)
-    if base_url is not None:  # an explicit base: no database read until a move is met
-        return OriginClient(base_url, **options)
-    client = OriginClient(current_base_url(), **options)
-    for old in former_bases():
-        client.add_former_origin(old)
-    return client
-
-
-def make_viewer_client(base_url: str | None = None) -> OriginClient:
-    """The client of a viewer's mirror request: the budget's viewer lane (served before
-    the crawl), a bounded wait for slots, one quick retry and a short timeout."""
-    from django.conf import settings
-
-    from scraper.origin import is_adopted
-
-    return make_client(
-        base_url,
-        # A viewer does not wait for a move's verification: only an adopted one is followed.
-        verify_move=is_adopted,
-        lane=Lane.VIEWER,
-        max_budget_wait=settings.SCRAPER_VIEWER_MAX_WAIT,
-        retries=VIEWER_RETRIES,
-        timeout=min(settings.SCRAPER_TIMEOUT, VIEWER_TIMEOUT),
-        connect_timeout=min(settings.SCRAPER_TIMEOUT, VIEWER_TIMEOUT) / 2,
-        max_backoff=1.0,
-        max_retry_after=settings.SCRAPER_VIEWER_MAX_WAIT,
-    )
 
 
 # --------------------------------------------------------------------------- alerts

@@ -35,8 +35,8 @@ from scraper.client import (
     FetchedPage,
     FetchError,
     OriginClient,
-    make_client,
 )
+from scraper.client_factory import make_client
 from scraper.conditional import Validators
 from scraper.crawl_record import CrawlResult, RunRecorder
 from scraper.ingest import AnimeBundle, Counts, ingest_anime

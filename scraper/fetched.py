@@ -3,6 +3,7 @@ family): plain Python, so the request budget and the crawls use them without htt
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -41,6 +42,13 @@ class FetchError(ClientError):
         self.url = url
         self.status = status
         self.attempts = attempts
+
+
+def gave_up(method: str, url: str, attempts: int, reason: str, status: int | None) -> FetchError:
+    """The client's last word on a request: logged, and the error it raises."""
+    message = f"{method} {url} failed after {attempts} attempt(s): {reason}"
+    logging.getLogger("scraper.client").warning("%s", message)
+    return FetchError(message, url=url, status=status, attempts=attempts)
 
 
 class NotFound(FetchError):  # noqa: N818 -- a FetchError; "not found" says which

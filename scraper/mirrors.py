@@ -22,9 +22,8 @@ from scraper.client import (
     ClientError,
     FetchError,
     OriginClient,
-    make_client,
-    make_viewer_client,
 )
+from scraper.client_factory import make_client, make_viewer_client
 from scraper.embeds import remember_embed_hosts
 from scraper.parsers import ParseError, parse_embed_response, parse_nonce_response
 from scraper.parsers.types import EpisodePage

@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Anime, OriginMove, fold_text
 from scraper import alerts, parsers
-from scraper.client import ClientError, OriginClient, make_client
+from scraper.client import ClientError, OriginClient
+from scraper.client_factory import make_client
 from scraper.parsers import ParseError
 from scraper.parsers.hints import parse_origin_hints
 

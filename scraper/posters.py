@@ -28,7 +28,8 @@ from catalog.models import Anime
 from catalog.safe_urls import url_host
 from catalog.services import bump_versions
 from scraper import locks
-from scraper.client import ClientError, NotFound, OriginClient, make_client
+from scraper.client import ClientError, NotFound, OriginClient
+from scraper.client_factory import make_client
 
 __all__ = [
     "PosterRun",

@@ -6,7 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from catalog.models import Anime, Batch, DownloadLink, Episode, StreamLink
-from scraper.client import OriginClient, make_client
+from scraper.client import OriginClient
+from scraper.client_factory import make_client
 from tests.fake_origin import Catalog
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from catalog.models import Anime, OriginMove
-from scraper.client import make_client
+from scraper.client_factory import make_client
 from scraper.crawl import CrawlError, CrawlResult, run_crawl
 from scraper.origin import VERIFY_SLUGS, current_base_url
 from scraper.parsers.hints import parse_origin_hints

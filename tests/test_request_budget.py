@@ -26,7 +26,8 @@ from django.test import Client
 from django.utils import timezone
 
 from catalog.models import EmbedHost, StreamLink
-from scraper.client import FetchError, make_client
+from scraper.client import FetchError
+from scraper.client_factory import make_client
 from tests.fake_origin import FakeOrigin
 from tests.pipeline_helpers import fast_client
 from tests.procs import (
@@ -144,7 +145,7 @@ def test_clients_in_many_threads_share_one_budget(
 _PROCESS_SCRIPT = """
 import sys, threading, django
 django.setup()
-from scraper.client import make_client
+from scraper.client_factory import make_client
 base, rate = sys.argv[1], float(sys.argv[2])
 def browse():
     with make_client(base, rate=rate, cookie_path=None) as client:
