@@ -105,8 +105,8 @@ class Stack:
 def _prepare(tmp: Path, origin_url: str, started: list[object]) -> Stack:
     from bench_operation import _database_url, _shipped_cache_args
 
-    from tests.edge_helpers import local_nginx_conf
-    from tests.procs import free_port, manage, prepare_site, site_env, start_nginx, start_redis
+    from tests.edge_helpers import start_shipped_nginx
+    from tests.procs import free_port, manage, prepare_site, site_env, start_redis
 
     broker = start_redis(tmp, extra_args=["--maxmemory-policy", "noeviction"])
     cache = start_redis(tmp, extra_args=_shipped_cache_args())
@@ -124,18 +124,10 @@ def _prepare(tmp: Path, origin_url: str, started: list[object]) -> Stack:
     prepare_site(env)
     manage(env, "scrape", "full", "--limit", "8")
     anime = manage(env, "shell", "-c", _FIRST_ANIME).stdout.strip().splitlines()[-1]
-    web_port, nginx_port = free_port(), free_port()
-    nginx_dir = tmp / "nginx"
-    nginx_dir.mkdir()
-    conf = local_nginx_conf(
-        nginx_dir,
-        listen_port=nginx_port,
-        web_port=web_port,
-        static_dir=tmp / "staticfiles",
-        extra_swaps={"include /etc/nginx/tls/*.conf;": ""},
-    )
-    started.append(start_nginx(conf, nginx_dir, port=nginx_port))
-    return Stack(env, tmp, web_port, f"http://127.0.0.1:{nginx_port}", anime, "")
+    web_port = free_port()
+    nginx, nginx_url = start_shipped_nginx(tmp, web_port=web_port, static_dir=tmp / "staticfiles")
+    started.append(nginx)
+    return Stack(env, tmp, web_port, nginx_url, anime, "")
 
 
 def _same_size_file(stack: Stack) -> None:

@@ -133,21 +133,11 @@ def versions() -> str:
 
 def _start_nginx(web_port: int, tmp: Path, started: list[object]) -> str:
     """The shipped nginx config in front of gunicorn; returns its base URL."""
-    from tests.edge_helpers import local_nginx_conf
-    from tests.procs import free_port, start_nginx
+    from tests.edge_helpers import start_shipped_nginx
 
-    nginx_port = free_port()
-    nginx_dir = tmp / "nginx"
-    nginx_dir.mkdir()
-    conf = local_nginx_conf(
-        nginx_dir,
-        listen_port=nginx_port,
-        web_port=web_port,
-        static_dir=tmp / "staticfiles",
-        extra_swaps={"include /etc/nginx/tls/*.conf;": ""},
-    )
-    started.append(start_nginx(conf, nginx_dir, port=nginx_port))
-    return f"http://127.0.0.1:{nginx_port}"
+    nginx, url = start_shipped_nginx(tmp, web_port=web_port, static_dir=tmp / "staticfiles")
+    started.append(nginx)
+    return url
 
 
 def _measure(

@@ -10,7 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.procs import REPO_ROOT, manage, prepare_site, site_env
+from tests.procs import REPO_ROOT, Service, free_port, manage, prepare_site, site_env, start_nginx
 
 NGINX_CONF = REPO_ROOT / "deploy" / "nginx" / "nginx.conf"
 NGINX_TLS_CONF = REPO_ROOT / "deploy" / "nginx" / "tls.conf"
@@ -112,6 +112,22 @@ def local_nginx_conf(
         assert count == 1, f"{old!r} found {count} times in {source}, expected once"
         text = text.replace(old, new)
     return text
+
+
+def start_shipped_nginx(tmp: Path, *, web_port: int, static_dir: Path) -> tuple[Service, str]:
+    """The shipped nginx config (without TLS) in front of gunicorn on ``web_port``, its
+    files under ``tmp/nginx``; returns the service and its base URL."""
+    port = free_port()
+    nginx_dir = tmp / "nginx"
+    nginx_dir.mkdir()
+    conf = local_nginx_conf(
+        nginx_dir,
+        listen_port=port,
+        web_port=web_port,
+        static_dir=static_dir,
+        extra_swaps={"include /etc/nginx/tls/*.conf;": ""},
+    )
+    return start_nginx(conf, nginx_dir, port=port), f"http://127.0.0.1:{port}"
 
 
 def compose_services(text: str | None = None) -> dict[str, str]:
