@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +41,14 @@ def sample():
     from tests.site_factories import build_sample_catalogue
 
     return build_sample_catalogue()
+
+
+@pytest.fixture
+def webhook(settings: Any) -> Iterator[Any]:
+    """A fake alert webhook on 127.0.0.1 that the alerts go to (Telegram off)."""
+    from tests.alert_receiver import receiver
+
+    with receiver() as hook:
+        settings.ALERT_WEBHOOK_URL = hook.base_url + "/hook"
+        settings.TELEGRAM_BOT_TOKEN = ""
+        yield hook

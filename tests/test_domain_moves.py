@@ -17,7 +17,7 @@ from scraper.client_factory import make_client
 from scraper.crawl import CrawlError, CrawlResult, run_crawl
 from scraper.origin import VERIFY_SLUGS, current_base_url
 from scraper.parsers.hints import parse_origin_hints
-from tests.alert_receiver import Receiver, receiver
+from tests.alert_receiver import Receiver
 from tests.conftest import SHARED_PAGES
 from tests.fake_origin import FakeOrigin
 from tests.fake_origin.moves import Decoy, announce, announce_move, redirect_to
@@ -33,14 +33,6 @@ def origin(settings, tmp_path: Path) -> Iterator[FakeOrigin]:
         settings.SCRAPER_RETRIES = 1
         settings.SCRAPER_COOKIE_PATH = tmp_path / "cookies.json"
         yield fake
-
-
-@pytest.fixture
-def webhook(settings) -> Iterator[Receiver]:
-    with receiver() as hook:
-        settings.ALERT_WEBHOOK_URL = hook.base_url + "/hook"
-        settings.TELEGRAM_BOT_TOKEN = ""
-        yield hook
 
 
 def crawl(kind: str = "ongoing") -> CrawlResult:

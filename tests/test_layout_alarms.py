@@ -12,7 +12,7 @@ import pytest
 from catalog.models import DownloadLink, Episode, LayoutAlarm, ScrapeRun, StreamLink
 from scraper.alarms import KEEP_PER_KIND
 from scraper.crawl import CrawlError, CrawlResult, run_crawl
-from tests.alert_receiver import Receiver, receiver
+from tests.alert_receiver import Receiver
 from tests.fake_origin import FakeOrigin
 from tests.fake_origin.moves import break_layout
 from tests.pipeline_helpers import fast_client, snapshot
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.django_db
 def origin() -> Iterator[FakeOrigin]:
     with FakeOrigin(seed=11, size=24) as fake:
         yield fake
-
-
-@pytest.fixture
-def webhook(settings) -> Iterator[Receiver]:
-    with receiver() as hook:
-        settings.ALERT_WEBHOOK_URL = hook.base_url + "/hook"
-        settings.TELEGRAM_BOT_TOKEN = ""
-        yield hook
 
 
 def crawl(origin: FakeOrigin, kind: str = "full", **kw) -> CrawlResult:
