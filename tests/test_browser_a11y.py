@@ -1,0 +1,173 @@
+"""Accessibility: axe-core (npm, package.json) injected into every page a viewer sees, in
+the light and the dark theme, on a phone and a desktop; no serious or critical violation
+is allowed. Then the keyboard: the skip link and a visible focus ring in both themes.
+
+The viewer has followed a show and watched an episode first, so the rails, the "baru"
+badges, the pressed follow buttons and the watched marks are on the pages that axe checks.
+Fixtures from tests/test_browser.py (same live server, same Debian Chromium).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.site_factories import SampleCatalogue
+from tests.test_browser import CHROMIUM, DESKTOP, PHONE, browser_site, chromium
+
+__all__ = ["browser_site", "chromium"]  # the fixtures, shared with test_browser
+
+AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed"),
+    pytest.mark.skipif(
+        not AXE.exists(), reason=f"{AXE} is missing: run `npm ci` (package.json, .ci/run does)"
+    ),
+]
+
+BLOCKING = {"serious", "critical"}
+# --bg of each theme (static/css/site.css): proves the theme asked for is the one checked.
+BACKGROUND = {"dark": "rgb(15, 17, 23)", "light": "rgb(246, 247, 251)"}
+
+
+def viewer_pages(sample: SampleCatalogue) -> list[tuple[str, int]]:
+    """Every kind of page a viewer reaches, with the status it must answer."""
+    return [
+        ("/", 200),
+        ("/ongoing/", 200),
+        ("/completed/", 200),
+        ("/anime/", 200),
+        ("/genres/", 200),
+        ("/genres/aksi/", 200),
+        ("/jadwal/", 200),
+        ("/search/?q=pedang", 200),
+        ("/search/?q=tidak-ada-anime-seperti-ini", 200),
+        (sample.ongoing.get_absolute_url(), 200),
+        (sample.completed.get_absolute_url(), 200),
+        (sample.episodes[0].get_absolute_url(), 200),
+        ("/diikuti/", 200),
+        ("/offline/", 200),
+        ("/halaman-yang-tidak-ada/", 404),
+    ]
+
+
+def themed_context(browser, theme: str, viewport: dict[str, int], sample: SampleCatalogue):
+    """A viewer whose system prefers `theme` and who picked it, following one show.
+
+    bypass_csp: axe is injected as an inline script, which the site's CSP rightly refuses
+    (the CSP itself is tested in tests/test_browser.py)."""
+    context = browser.new_context(
+        viewport=viewport, locale="id-ID", color_scheme=theme, bypass_csp=True
+    )
+    follow = {"v": 1, "items": [{"slug": sample.ongoing.slug, "title": "Pedang Bintang", "at": 1}]}
+    context.add_init_script(
+        "try {"
+        f" localStorage.setItem('otakusite:theme', {json.dumps(theme)});"
+        " if (!localStorage.getItem('otakusite:follow'))"
+        f" localStorage.setItem('otakusite:follow', {json.dumps(json.dumps(follow))});"
+        "} catch (e) {}"
+    )
+    return context
+
+
+def serious_violations(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in result["violations"] if v.get("impact") in BLOCKING]
+
+
+def describe(url: str, violations: list[dict]) -> str:
+    """One readable block per violation: rule, impact, what to do, the elements and why."""
+    lines = [f"{url}:"]
+    for v in violations:
+        lines.append(f"  [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
+        for node in v["nodes"][:8]:
+            target = " ".join(str(t) for t in node["target"])
+            summary = " ".join((node.get("failureSummary") or "").split())
+            lines.append(f"    - {target}: {summary[:300]}")
+        if len(v["nodes"]) > 8:
+            lines.append(f"    ... and {len(v['nodes']) - 8} more elements")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_no_serious_axe_violation_on_any_page(browser_site, chromium, theme, viewport) -> None:
+    site, sample = browser_site
+    context = themed_context(chromium, theme, viewport, sample)
+    page = context.new_page()
+    # Watched once: the home page's "continue watching" rail and the watched marks show.
+    page.goto(site + sample.episodes[0].get_absolute_url(), wait_until="load")
+    failures = []
+    for url, status in viewer_pages(sample):
+        response = page.goto(site + url, wait_until="load")
+        assert response is not None
+        assert response.status == status, url
+        # Rails, follow buttons and the Diikuti list are filled by scripts from fetches.
+        page.wait_for_load_state("networkidle")
+        assert (
+            page.evaluate("getComputedStyle(document.body).backgroundColor") == BACKGROUND[theme]
+        ), url
+        found = serious_violations(page)
+        if found:
+            failures.append(describe(url, found))
+    context.close()
+    assert not failures, f"axe-core, {theme} theme:\n" + "\n".join(failures)
+
+
+def focus_ring(page) -> dict:
+    return page.evaluate(
+        """() => {
+          const el = document.activeElement;
+          const s = getComputedStyle(el);
+          return {tag: el.tagName, text: (el.textContent || '').trim(),
+                  href: el.getAttribute('href'), style: s.outlineStyle,
+                  width: parseFloat(s.outlineWidth), color: s.outlineColor,
+                  left: el.getBoundingClientRect().left};
+        }"""
+    )
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_keyboard_skip_link_and_visible_focus(browser_site, chromium, theme) -> None:
+    """Tab first reaches "Langsung ke isi", shown on screen; Enter moves to the content; every
+    element Tab reaches afterwards shows a focus outline of at least 2 px."""
+    site, sample = browser_site
+    context = themed_context(chromium, theme, PHONE, sample)
+    page = context.new_page()
+    page.goto(site + sample.ongoing.get_absolute_url(), wait_until="load")
+    page.wait_for_load_state("networkidle")
+
+    page.keyboard.press("Tab")
+    skip = focus_ring(page)
+    assert (skip["text"], skip["href"]) == ("Langsung ke isi", "#main")
+    assert skip["left"] >= 0, "the skip link stays off screen when focused"
+    assert skip["style"] != "none", skip
+    assert skip["width"] >= 2, skip
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    page.keyboard.press("Tab")  # the first control inside the main content
+    assert page.evaluate("document.getElementById('main').contains(document.activeElement)")
+
+    page.goto(site + "/", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    unringed = []
+    for _ in range(25):  # the top bar, the search form, the first rails
+        page.keyboard.press("Tab")
+        ring = focus_ring(page)
+        # The cards draw the ring on their poster (site.css), not on the link itself.
+        poster_ring = page.evaluate(
+            """() => { const p = document.activeElement.querySelector('.poster');
+                       if (!p) return 0;
+                       const s = getComputedStyle(p);
+                       return s.outlineStyle === 'none' ? 0 : parseFloat(s.outlineWidth); }"""
+        )
+        if (ring["style"] == "none" or ring["width"] < 2) and poster_ring < 2:
+            unringed.append(ring)
+    context.close()
+    assert unringed == [], unringed
