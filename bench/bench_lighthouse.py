@@ -18,7 +18,7 @@ What it does (everything it starts it stops, on free ports and in a temporary fo
    other three are deterministic).
 
 The goal (issue 15): at least 95 in all four categories on each page. Run:
-`.venv/bin/python bench/bench_lighthouse.py [--runs 3] [--size 60] [--no-write]`.
+`.venv/bin/python bench/bench_lighthouse.py [--runs 5] [--size 60] [--no-write] [--keep DIR]`.
 Needs node + `npm ci`, Chromium (CHROMIUM_PATH or /usr/bin/chromium), gunicorn (dev extra)
 and, for the deployed set-up, nginx.
 """
@@ -119,7 +119,7 @@ def pick_pages(base: str) -> list[tuple[str, str]]:
 def measure(
     size: int, runs: int, keep: Path | None = None, *, nginx: bool = True
 ) -> tuple[list[tuple[str, str, list[dict]]], str, bool]:
-    from tests.edge_helpers import crawled_site_env, local_nginx_conf
+    from tests.edge_helpers import crawled_site_env, local_media_dir, local_nginx_conf
     from tests.fake_origin import FakeOrigin
     from tests.procs import NGINX, free_port, manage, running, start_gunicorn, start_nginx
 
@@ -130,7 +130,13 @@ def measure(
     ):
         base = Path(tmp)
         origin_host = origin.base_url.split("//", 1)[1].replace("127.0.0.1", "localhost")
-        env = crawled_site_env(base, origin.base_url, EMBED_HOSTS_ALLOWED=origin_host)
+        # Posters where the shipped nginx serves them from (the media volume in Compose).
+        env = crawled_site_env(
+            base,
+            origin.base_url,
+            EMBED_HOSTS_ALLOWED=origin_host,
+            MEDIA_ROOT=str(local_media_dir(base)),
+        )
         manage(env, "fetch_posters")
         web = start_gunicorn(env, base)
         services = [web]
@@ -264,7 +270,7 @@ def report(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="Lighthouse runs per page")
+    parser.add_argument("--runs", type=int, default=5, help="Lighthouse runs per page")
     parser.add_argument("--size", type=int, default=60, help="anime in the fake origin")
     parser.add_argument("--no-write", action="store_true", help="print, do not write")
     parser.add_argument("--keep", type=Path, help="keep the JSON reports in this folder")
