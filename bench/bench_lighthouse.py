@@ -150,10 +150,12 @@ def measure(
             )
             services.append(start_nginx(conf, base, port=port))
             site = f"http://localhost:{port}"
+        loads: list[float] = []  # the 1-minute load average before each run
         with running(*services):
             for name, path in pick_pages(site):
                 reports = []
                 for n in range(runs):
+                    loads.append(os.getloadavg()[0])
                     report = lighthouse(site + path, (keep or base) / f"{name}-{n}.json")
                     reports.append(report)
                     scores = " ".join(
@@ -161,14 +163,15 @@ def measure(
                     )
                     print(f"  {name} run {n + 1}/{runs}: {scores}", flush=True)
                 results.append((name, path, reports))
-    return results, load_average(), len(services) > 1
+    return results, load_summary(loads), len(services) > 1
 
 
-def load_average() -> str:
-    try:
-        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
+def load_summary(loads: list[float]) -> str:
+    end = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"1-minute load average before each run {min(loads):.1f} to {max(loads):.1f} (median "
+        f"{statistics.median(loads):.1f}), at the end (1 / 5 / 15 min) {end}"
+    )
 
 
 def median_score(reports: list[dict], category: str) -> int:
@@ -219,8 +222,8 @@ def report(
             "",
             (
                 f"`bench/bench_lighthouse.py` on {today}, {platform.machine()}, "
-                f"{os.cpu_count()} cores ({mdsection.cpu_model()}), load average at the end "
-                f"(1 / 5 / 15 min) {load}. Lighthouse {LIGHTHOUSE_VERSION} (npm) with "
+                f"{os.cpu_count()} cores ({mdsection.cpu_model()}) shared with other "
+                f"work: {load}. Lighthouse {LIGHTHOUSE_VERSION} (npm) with "
                 f"Debian's Chromium {chrome_version}, headless, on its default settings: a "
                 "mobile phone (Moto G Power size), simulated slow 4G and 4x CPU slowdown. "
                 "The site: production settings (DEBUG off, collectstatic) on gunicorn "
