@@ -1,6 +1,7 @@
-/* otakusite: keyboard shortcuts. "/" focuses the search box; on an episode page "n" and
+/* otakusite: keyboard use. Shortcuts: "/" focuses the search box; on an episode page "n" and
  * "p" open the next and the previous episode. Never while the viewer types in a field or
- * holds a modifier (browser and screen reader shortcuts stay theirs). */
+ * holds a modifier (browser and screen reader shortcuts stay theirs). Tab into a scrolling
+ * row brings the focused element fully into view. */
 (function () {
   "use strict";
 
@@ -30,6 +31,19 @@
       event.preventDefault();
       window.location.assign(target.href);
     }
+  });
+
+  // Tab into a scrolling row (the phone's menu, a rail of cards, the episode list beside
+  // the player): Chromium leaves an element that is already partly visible where it is, so
+  // its right part and focus ring stay cut off. Bring it fully into view; only for keyboard
+  // focus (:focus-visible), a tap or click scrolls nothing.
+  document.addEventListener("focusin", function (event) {
+    var el = event.target;
+    if (!el || !el.closest || !el.closest(".mainnav, .rail, .episode-scroll")) { return; }
+    try {
+      if (!el.matches(":focus-visible")) { return; }
+    } catch (e) { /* no :focus-visible: scroll anyway */ }
+    el.scrollIntoView({ block: "nearest", inline: "nearest" });
   });
 
   function announce() {
