@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.site_factories import SampleCatalogue
+from tests.site_factories import SampleCatalogue, make_anime
 from tests.test_browser import CHROMIUM, DESKTOP, PHONE, browser_site, chromium
 
 __all__ = ["browser_site", "chromium"]  # the fixtures, shared with test_browser
@@ -158,8 +158,23 @@ FOCUS_RING = """async () => {
       break;
     }
   }
+  // Hidden under what stays on top of the page (the sticky top bar, the A-Z letter bar)?
+  // (Where they overlap, which of the two is painted on top: the skip link is above.)
+  let obscuredBy = null;
+  for (const bar of document.querySelectorAll('.topbar, .letterbar')) {
+    if (bar.contains(el)) continue;
+    const b = bar.getBoundingClientRect();
+    const top = Math.max(r.top, b.top), bottom = Math.min(r.bottom, b.bottom);
+    if (bottom - top < 0.5) continue;
+    const x = Math.min(Math.max((r.left + r.right) / 2, 0), innerWidth - 1);
+    const hit = document.elementFromPoint(x, (top + bottom) / 2);
+    if (hit && bar.contains(hit)) {
+      obscuredBy = bar.className;
+      break;
+    }
+  }
   return {tag: el.tagName, text: (el.textContent || '').trim().slice(0, 40),
-          href: el.getAttribute('href'), width, style: s.outlineStyle, clippedBy,
+          href: el.getAttribute('href'), width, style: s.outlineStyle, clippedBy, obscuredBy,
           left: el.getBoundingClientRect().left};
 }"""
 
@@ -168,26 +183,28 @@ def focus_ring(page) -> dict:
     return page.evaluate(FOCUS_RING)
 
 
-def rings_along_tab_order(page, stops: int) -> list[dict]:
-    """Tab `stops` times; every stop whose ring is missing, thinner than 2 px or cut off.
-    The player's iframe is left out: inside it, focus belongs to the embed host's page."""
+def rings_along_tab_order(page, stops: int, key: str = "Tab") -> list[dict]:
+    """Press `key` `stops` times; every stop whose ring is missing, thinner than 2 px, cut
+    off, or hidden under the sticky bars. The player's iframe is left out: inside it, focus
+    belongs to the embed host's page."""
     bad = []
     for _ in range(stops):
-        page.keyboard.press("Tab")
+        page.keyboard.press(key)
         ring = focus_ring(page)
         if ring["tag"] in {"BODY", "IFRAME"}:
             continue
-        if ring["style"] == "none" or ring["width"] < 2 or ring["clippedBy"]:
-            bad.append(ring)
+        if ring["style"] == "none" or ring["width"] < 2 or ring["clippedBy"] or ring["obscuredBy"]:
+            bad.append({"key": key, **ring})
     return bad
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_keyboard_skip_link_and_visible_focus(browser_site, chromium, theme) -> None:
     """Tab first reaches "Langsung ke isi", shown on screen; Enter moves to the content. On
-    a phone, every element Tab reaches on the home page (menu, search, rails of cards) and
-    the episode page (mirrors, downloads, the episode list) shows a focus ring of at least
-    2 px that no scrolling row cuts off."""
+    a phone, every element Tab or Shift+Tab reaches on the home page (menu, search, rails of
+    cards), the episode page (mirrors, downloads, the episode list) and a long A-Z list shows
+    a focus ring of at least 2 px that no scrolling row cuts off and no sticky bar hides; a
+    letter of the A-Z bar scrolls its heading to just below the bar."""
     site, sample = browser_site
     context = themed_context(chromium, theme, PHONE, sample)
     page = context.new_page()
@@ -205,10 +222,24 @@ def test_keyboard_skip_link_and_visible_focus(browser_site, chromium, theme) -> 
     page.keyboard.press("Tab")  # the first control inside the main content
     assert page.evaluate("document.getElementById('main').contains(document.activeElement)")
 
+    # A long A-Z page: every letter, four anime each, so it scrolls under both sticky bars.
+    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        for n in range(4):
+            make_anime(f"uji-{letter.lower()}-{n}", f"{letter}ji Contoh {n}")
     bad = []
-    for url in ("/", sample.episodes[0].get_absolute_url()):
+    for url in ("/", sample.episodes[0].get_absolute_url(), "/anime/"):
         page.goto(site + url, wait_until="load")
         page.wait_for_load_state("networkidle")
-        bad += [{"page": url, **ring} for ring in rings_along_tab_order(page, 40)]
+        page.keyboard.press("End")  # from the bottom up: each stop scrolls in at the top
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        bad += [{"page": url, **r} for r in rings_along_tab_order(page, 30, "Shift+Tab")]
+        bad += [{"page": url, **r} for r in rings_along_tab_order(page, 40)]
+    # A letter's heading lands below the letter bar, not under it.
+    page.click('.letterbar a[href="#huruf-M"]')
+    landed = page.evaluate(
+        """() => ({heading: document.getElementById('huruf-M').getBoundingClientRect().top,
+                   bar: document.querySelector('.letterbar').getBoundingClientRect().bottom})"""
+    )
+    assert landed["bar"] <= landed["heading"] < landed["bar"] + 40, landed
     context.close()
     assert bad == [], "\n".join(str(b) for b in bad)

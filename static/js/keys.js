@@ -33,13 +33,13 @@
     }
   });
 
-  // Tab into a scrolling row (the phone's menu, a rail of cards, the episode list beside
+  // Tab into a scrolling row (the phone's menu, the A-Z letters, a rail of cards, the episode list beside
   // the player): Chromium leaves an element that is already partly visible where it is, so
   // its right part and focus ring stay cut off. Bring it fully into view; only for keyboard
   // focus (:focus-visible), a tap or click scrolls nothing.
   document.addEventListener("focusin", function (event) {
     var el = event.target;
-    if (!el || !el.closest || !el.closest(".mainnav, .rail, .episode-scroll")) { return; }
+    if (!el || !el.closest || !el.closest(".mainnav, .letterbar, .rail, .episode-scroll")) { return; }
     try {
       if (!el.matches(":focus-visible")) { return; }
     } catch (e) { /* no :focus-visible: scroll anyway */ }
