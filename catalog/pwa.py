@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog import push
+from catalog import clients, push
 
 THEME = "#0f1117"
 # Static files the service worker keeps for offline use besides what base.html loads
@@ -141,14 +141,6 @@ def _same_origin(request: HttpRequest) -> bool:
 
 
 def _rate_limited(request: HttpRequest) -> bool:
-    client = request.META.get("REMOTE_ADDR", "")
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):  # BEHIND_PROXY: nginx's real IP
-        client = request.headers.get("X-Real-IP", client)
-    key = f"push:rate:{hashlib.sha256(client.encode()).hexdigest()[:16]}"
-    cache.add(key, 0, RATE_WINDOW)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, RATE_WINDOW)
-        count = 1
-    return count > RATE_LIMIT
+    return clients.rate_limited(
+        "push", clients.client_network(request), limit=RATE_LIMIT, window=RATE_WINDOW, store=cache
+    )

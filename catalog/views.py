@@ -145,7 +145,9 @@ def episode_detail(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "catalog/episode.html",
         lambda: _episode_page_data(episode, [*hosts, request.get_host().lower()]),
-        version=f"episode:{episode.pk}:{anime.version}:{' '.join(hosts)}",
+        # mirrors_version: the order of its mirrors (reports, health check) changes this page
+        # alone (catalog/mirror_reports.py).
+        version=f"episode:{episode.pk}:{anime.version}:{episode.mirrors_version}:{' '.join(hosts)}",
         last_modified=max(anime.updated_at, episode.updated_at),
     )
     # frame-src: this site plus the allowed embed hosts (EMBED_HOSTS_ALLOWED or approved in
