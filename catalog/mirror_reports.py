@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from catalog import pagecache
@@ -138,10 +138,14 @@ def prune_reports(*, now: datetime.datetime | None = None) -> int:
     return deleted
 
 
-def reported_first(qs: QuerySet[StreamLink], now: datetime.datetime | None = None) -> Any:
+def reported_first(
+    qs: QuerySet[StreamLink], now: datetime.datetime | None = None, *, unchecked_only: bool = False
+) -> Any:
     """Mirrors of `qs` with open reports, the most reported first (the health check's
-    first batch)."""
-    counted = with_report_counts(qs, now)
-    return counted.filter(**{"open_reports__gte": REPORT_THRESHOLD}).order_by(
-        F("open_reports").desc(), "pk"
-    )
+    first batch); `unchecked_only`: only those reported since their last check."""
+    counted = with_report_counts(qs, now).filter(Q(open_reports__gte=REPORT_THRESHOLD))
+    if unchecked_only:
+        counted = counted.annotate(last_report=Max("reports__created_at")).filter(
+            Q(checked_at__isnull=True) | Q(checked_at__lt=F("last_report"))
+        )
+    return counted.order_by(F("open_reports").desc(), "pk")

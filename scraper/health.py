@@ -94,14 +94,18 @@ def _verdict(client: OriginClient, url: str) -> tuple[bool | None, str]:
     return True, ""
 
 
-def _links_to_check(limit: int) -> list[tuple[int, int, str, bool | None, bool]]:
+def _links_to_check(
+    limit: int, *, reported_only: bool
+) -> list[tuple[int, int, str, bool | None, bool]]:
     """(pk, episode id, embed URL, ok, reported): reported mirrors first (most reports
-    first), then the least recently checked."""
+    first), then the least recently checked; with `reported_only`, those reported since
+    their last check alone."""
     resolved = StreamLink.objects.exclude(embed_url="")
     fields = ("pk", "episode_id", "embed_url", "ok")
-    reported = [
-        (*row, True) for row in mirror_reports.reported_first(resolved).values_list(*fields)[:limit]
-    ]
+    first = mirror_reports.reported_first(resolved, unchecked_only=reported_only)
+    reported = [(*row, True) for row in first.values_list(*fields)[:limit]]
+    if reported_only:
+        return reported
     seen = [row[0] for row in reported]
     rest = (
         resolved.exclude(pk__in=seen)
@@ -118,9 +122,12 @@ def _rerank(cleared: list[int], changed_episodes: set[int]) -> None:
     mirror_reports.bump_mirror_order(episode_ids=changed_episodes)
 
 
-def check_mirrors(*, limit: int | None = None, client: OriginClient | None = None) -> CheckSummary:
+def check_mirrors(
+    *, limit: int | None = None, client: OriginClient | None = None, reported_only: bool = False
+) -> CheckSummary:
     """Check up to ``limit`` resolved mirrors (default ``MIRROR_CHECK_LIMIT``, 1000):
-    those viewers reported first, then the least recently checked."""
+    those viewers reported first, then the least recently checked. ``reported_only``:
+    only mirrors reported since their last check (the half-hourly run)."""
     if limit is None:
         limit = int(getattr(settings, "MIRROR_CHECK_LIMIT", DEFAULT_LIMIT))
     summary = CheckSummary()
@@ -130,7 +137,7 @@ def check_mirrors(*, limit: int | None = None, client: OriginClient | None = Non
         h.lower()
         for h in EmbedHost.objects.filter(allowed_hosts_q()).values_list("host", flat=True)
     }
-    links = _links_to_check(limit)
+    links = _links_to_check(limit, reported_only=reported_only)
     cleared: list[int] = []
     changed_episodes: set[int] = set()
     own_client = client is None

@@ -385,3 +385,38 @@ def test_the_health_check_verifies_reported_mirrors_first(
     assert Episode.objects.get(pk=episode.pk).mirrors_version > version
     body = Client().get(episode.get_absolute_url()).content.decode()
     assert mirror_order(body, "480p") == [("penyedia2", ""), ("penyedia1", "dead")]
+
+
+def test_the_half_hourly_run_checks_only_mirrors_reported_since_their_check(
+    sample: SampleCatalogue, embeds: FakeOrigin, settings
+) -> None:
+    from catalog.models import ScrapeRun
+    from scraper import tasks
+
+    settings.OTAKUDESU_BASE_URL = embeds.base_url
+    settings.SCRAPER_RATE_LIMIT = 0
+    links = list(StreamLink.objects.filter(episode=sample.episodes[0]).order_by("pk"))
+    for n, link in enumerate(links):
+        StreamLink.objects.filter(pk=link.pk).update(embed_url=embed_url(embeds, f"p{n}"))
+    runs = ScrapeRun.objects.count()
+    assert tasks.check_reported_mirrors_task() is None  # nothing reported: no run, no request
+    assert ScrapeRun.objects.count() == runs
+
+    reported = links[2]
+    viewer().post(report_url(reported))
+    embeds.reset_log()
+    run = ScrapeRun.objects.get(pk=tasks.check_reported_mirrors_task())
+    assert run.kind == "check_reported_mirrors"
+    assert run.status == ScrapeRun.Status.OK
+    assert [r.path for r in embeds.requests if r.host.startswith("localhost")] == ["/embed/p2/x"]
+    assert StreamLink.objects.get(pk=reported.pk).ok is True
+    assert not MirrorReport.objects.exists()  # verified alive: cleared
+
+    # Reported again after that check: checked again; a report the check already
+    # answered is not (a dead mirror is not fetched every half hour for days).
+    StreamLink.objects.filter(pk=reported.pk).update(embed_url=embed_url(embeds, "removed"))
+    viewer("203.0.113.5").post(report_url(reported))
+    assert tasks.check_reported_mirrors_task() is not None
+    assert StreamLink.objects.get(pk=reported.pk).ok is False
+    assert MirrorReport.objects.filter(link=reported).count() == 1
+    assert tasks.check_reported_mirrors_task() is None

@@ -25,6 +25,7 @@ NAMES = {
     setup_schedules.FULL,
     setup_schedules.RESOLVE,
     setup_schedules.CHECK,
+    setup_schedules.CHECK_REPORTED,
     setup_schedules.BACKUP,
 }
 
@@ -71,6 +72,12 @@ def test_schedules_call_the_tasks_at_the_wanted_intervals() -> None:
     assert by_name[setup_schedules.RESOLVE].func == "scraper.tasks.resolve_recent_task"
     assert by_name[setup_schedules.CHECK].schedule_type == Schedule.DAILY
     assert by_name[setup_schedules.CHECK].func == "scraper.tasks.check_mirrors_task"
+    reported = by_name[setup_schedules.CHECK_REPORTED]
+    assert (reported.func, reported.schedule_type, reported.minutes) == (
+        "scraper.tasks.check_reported_mirrors_task",
+        Schedule.MINUTES,
+        30,
+    )
     backup = by_name[setup_schedules.BACKUP]
     assert (backup.func, backup.schedule_type) == ("otakusite.backups.backup_task", Schedule.DAILY)
     assert timezone.localtime(backup.next_run).hour == settings.BACKUP_HOUR

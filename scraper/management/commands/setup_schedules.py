@@ -24,6 +24,7 @@ ONGOING = PREFIX + "ongoing update"
 FULL = PREFIX + "full crawl"
 RESOLVE = PREFIX + "resolve newest mirrors"
 CHECK = PREFIX + "mirror health check"
+CHECK_REPORTED = PREFIX + "reported mirrors check"
 BACKUP = PREFIX + "database backup"
 
 # Quiet hours in the site's time zone (Asia/Jakarta): the origin and our viewers sleep.
@@ -71,6 +72,13 @@ def wanted_schedules() -> list[Spec]:
         ),
         Spec(
             CHECK, "scraper.tasks.check_mirrors_task", Schedule.DAILY, first_at=(None, CHECK_HOUR)
+        ),
+        # Mirrors viewers reported broken since their last check ("Lapor rusak").
+        Spec(
+            CHECK_REPORTED,
+            "scraper.tasks.check_reported_mirrors_task",
+            Schedule.MINUTES,
+            minutes=30,
         ),
         # The database dump (otakusite/backups.py), daily at BACKUP_HOUR in the site's time.
         Spec(
