@@ -108,7 +108,11 @@ def report_mirror(
 def bump_mirror_order(*, episode_ids: Iterable[int], announce: bool = True) -> None:
     ids = set(episode_ids)
     if ids:
-        Episode.objects.filter(pk__in=ids).update(mirrors_version=F("mirrors_version") + 1)
+        # updated_at too: the page's Last-Modified (a client revalidating by date alone
+        # must not get a 304 for the old order) and the sitemap's lastmod.
+        Episode.objects.filter(pk__in=ids).update(
+            mirrors_version=F("mirrors_version") + 1, updated_at=timezone.now()
+        )
     if ids and announce:
         transaction.on_commit(pagecache.announce_change)
 

@@ -235,6 +235,10 @@ def test_only_the_report_that_changes_the_order_changes_a_page(
     link = episode.stream_links.get(quality="720p", provider="penyedia1")
     other_episode = sample.episodes[1]
     before = client.get(other_episode.get_absolute_url())
+    long_ago = timezone.now() - datetime.timedelta(days=2)
+    Episode.objects.filter(pk=episode.pk).update(updated_at=long_ago)
+    Anime.objects.filter(pk=anime.pk).update(updated_at=long_ago)
+    first_seen = client.get(episode.get_absolute_url())
 
     viewer("198.51.100.1").post(report_url(link))
     episode.refresh_from_db()
@@ -243,6 +247,15 @@ def test_only_the_report_that_changes_the_order_changes_a_page(
     assert Anime.objects.get(pk=anime.pk).version == anime.version
     after = client.get(other_episode.get_absolute_url())
     assert after["ETag"] == before["ETag"]
+    # The reported episode's page changed: new validators, also for a client that
+    # revalidates by date alone.
+    changed = client.get(episode.get_absolute_url())
+    assert changed["ETag"] != first_seen["ETag"]
+    assert changed["Last-Modified"] != first_seen["Last-Modified"]
+    stale_date = client.get(
+        episode.get_absolute_url(), HTTP_IF_MODIFIED_SINCE=first_seen["Last-Modified"]
+    )
+    assert stale_date.status_code == 200
 
     # More reports of a mirror already reported change nothing a viewer sees.
     viewer("198.51.100.2").post(report_url(link))
