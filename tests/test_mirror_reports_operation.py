@@ -1,8 +1,8 @@
-""" "Lapor rusak" as deployed: the shipped nginx in front of two gunicorn workers, Redis for
-the broker and for the page cache. Viewers are told apart by the address nginx resolves
-(X-Forwarded-For from a trusted proxy, here loopback; X-Real-IP set by nginx itself, so a
-viewer's own is ignored), and the rate limit counts in the broker's Redis, which every
-web process shares and which never evicts."""
+"""The "Lapor rusak" endpoint as deployed: the shipped nginx in front of two gunicorn
+workers, Redis for the broker and for the page cache. Viewers are told apart by the
+address nginx resolves (X-Forwarded-For from a trusted proxy, here loopback; X-Real-IP is
+set by nginx itself, so a viewer's own is ignored), and the rate limit counts in the
+broker's Redis, which every web process shares and which never evicts."""
 
 from __future__ import annotations
 
