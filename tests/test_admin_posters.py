@@ -129,6 +129,8 @@ def test_each_anime_shows_its_poster_state_and_the_filter_finds_it(
 
     # The stored copy's thumbnail is our own JPEG, served.
     page = LexborHTMLParser(admin.get(CHANGELIST).content.decode())
+    styles = [link.attributes["href"] for link in page.css('link[rel="stylesheet"]')]
+    assert any(href.endswith("css/admin-posters.css") for href in styles)  # the labels' colours
     thumbs = [img.attributes["src"] for img in page.css("td.field-poster_status img")]
     assert len(thumbs) == 3  # stored, outdated (older copy) and the seventh anime
     for src in thumbs:
