@@ -27,8 +27,9 @@ from catalog.models import Anime, Episode, Genre
 SITE_NAME = "otakusite"
 # Search engines show about this much of a description; longer ones are cut mid-word.
 DESCRIPTION_LENGTH = 160
-# The site's own picture where a page has no poster (the install icon, square).
-DEFAULT_IMAGE = ("img/icon-512.png", 512, 512, "image/png")
+# The site's own picture where a page has no poster (scripts/make_share_image.py draws
+# it at the size share cards show large).
+DEFAULT_IMAGE = ("img/share.jpg", 1200, 630, "image/jpeg")
 SCHEMA = "https://schema.org"
 _LOCALES = {"id": "id_ID", "en": "en_US"}
 # What json_script escapes: a title holding "</script>" or "<!--" stays inside its block.
@@ -57,11 +58,17 @@ class ShareCard:
     canonical: str  # "" on pages that ask not to be indexed
     image: ShareImage
     og_type: str = "website"
-    twitter_card: str = "summary"
     noindex: bool = False
     # More OpenGraph properties, e.g. ("video:series", url) on an episode.
     og_extra: tuple[tuple[str, str], ...] = ()
     json_ld: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def twitter_card(self) -> str:
+        """The large card for a wide picture; a portrait poster would be cut to a strip
+        there, so it gets the square thumbnail card."""
+        wide = self.image.width >= 1.5 * self.image.height
+        return "summary_large_image" if wide else "summary"
 
     @property
     def locale(self) -> str:
@@ -243,8 +250,6 @@ def episode_card(origin: str, episode: Episode, anime: Anime) -> ShareCard:
         canonical=url,
         image=poster or _default_image(origin),
         og_type="video.episode",
-        # The 16:10 crop fills the large card (the square site icon would be cut).
-        twitter_card="summary_large_image" if poster else "summary",
         og_extra=(("video:series", series_url),),
         json_ld=(item, crumbs),
     )

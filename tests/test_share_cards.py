@@ -221,6 +221,10 @@ def test_home_is_the_website_with_its_search_action(
     head = head_of(client, "/")
     assert head.canonical == [f"{SITE}/"]
     assert head.meta("og:type") == "website"
+    # The site's wide picture, in the large card.
+    assert head.meta("og:image") == f"{SITE}/static/img/share.jpg"
+    assert (head.meta("og:image:width"), head.meta("og:image:height")) == ("1200", "630")
+    assert head.meta("twitter:card") == "summary_large_image"
     site = head.ld("WebSite")
     assert site["url"] == f"{SITE}/"
     action = site["potentialAction"]
