@@ -32,6 +32,7 @@ from catalog.models import (
     ScrapeRun,
     StreamLink,
 )
+from catalog.poster_admin import PosterAdminMixin, PosterStateFilter
 from catalog.services import bump_versions
 
 
@@ -80,7 +81,7 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Anime)
-class AnimeAdmin(BumpsAnimeVersion):
+class AnimeAdmin(PosterAdminMixin, BumpsAnimeVersion):
     list_display = [
         "title",
         "slug",
@@ -89,11 +90,13 @@ class AnimeAdmin(BumpsAnimeVersion):
         "score",
         "total_episodes",
         "episode_count",
+        "poster_status",
         "last_scraped_at",
     ]
-    list_filter = ["status", "type", "genres"]
+    list_filter = ["status", "type", PosterStateFilter, "genres"]
+    actions = ["refetch_posters"]
     search_fields = ["title", "title_japanese", "slug"]
-    readonly_fields = ["created_at", "updated_at", "version", "episode_links"]
+    readonly_fields = ["created_at", "updated_at", "version", "episode_links", "poster_status"]
     filter_horizontal = ["genres"]
     inlines = [BatchInline]
     list_per_page = 50
@@ -112,6 +115,7 @@ class AnimeAdmin(BumpsAnimeVersion):
                     "studios",
                     "producers",
                     "poster_url",
+                    "poster_status",
                     "synopsis",
                     "lengkap_slug",
                 ]

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog import clients, push
+from catalog import clients, push, seo
 
 THEME = "#0f1117"
 # Static files the service worker keeps for offline use besides what base.html loads
@@ -136,7 +136,7 @@ def _no_store(data: dict[str, object], status: int) -> JsonResponse:
 def _same_origin(request: HttpRequest) -> bool:
     """Browsers send Origin with every fetch POST; a page elsewhere cannot fake it."""
     origin = request.headers.get("Origin", "")
-    own = f"{request.scheme}://{request.get_host()}"
+    own = seo.site_origin(request)
     return bool(origin) and (origin == own or origin in settings.CSRF_TRUSTED_ORIGINS)
 
 

@@ -270,12 +270,14 @@ if env_bool("BEHIND_PROXY"):
 
 # Built-in CSP (Django 6): no inline scripts; frame-src is widened per response to the
 # allowed embed hosts (EMBED_HOSTS_ALLOWED or approved in the admin; catalog views add
-# them), never to a host the origin merely named.
+# them), never to a host the origin merely named. Every picture is ours (posters under
+# MEDIA_URL, icons under STATIC_URL; a missing poster is the CSS placeholder, never the
+# origin's image host): img-src is this site alone, and data: is left out as nothing uses it.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "https:", "http:", "data:"],
+    "img-src": [CSP.SELF],
     "font-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
     "frame-src": [CSP.SELF],
