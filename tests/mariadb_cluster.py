@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,13 @@ class ReplicatedMariaDB:
         target = self.primary_gtid()
         if not target:
             return
-        result = self.replica.sql(f"SELECT MASTER_GTID_WAIT('{target}', {deadline:.0f})").strip()
+        # In steps shorter than MariaDB.sql's own 60 s client timeout: on a busy machine the
+        # replica may need minutes to apply the time zone tables.
+        end = time.monotonic() + deadline
+        result = "-1"
+        while result != "0" and time.monotonic() < end:
+            step = max(1, min(30, round(end - time.monotonic())))
+            result = self.replica.sql(f"SELECT MASTER_GTID_WAIT('{target}', {step})").strip()
         if result != "0":
             raise AssertionError(
                 f"replica did not reach {target} within {deadline:.0f} s "
