@@ -218,6 +218,8 @@ def health() -> str:
     to the primary: the site is degraded, not unavailable), "off" without a replica."""
     if not configured():
         return "off"
+    if not BREAKER.closed():
+        return "down"  # failed moments ago: no probe paying a timeout again
     try:
         with connections[REPLICA].cursor() as cursor:
             cursor.execute("SELECT 1")
