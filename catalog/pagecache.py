@@ -27,6 +27,7 @@ from django.utils.http import http_date, urlencode
 from django.utils.translation import get_language
 
 from catalog import nearcache, seo, sitestatus
+from otakusite import replica
 
 PAGE_SECONDS = 3600
 # Entries keyed on a version never go stale: their timeout only frees memory.
@@ -50,8 +51,15 @@ _BUILD_LOCKS = [threading.Lock() for _ in range(64)]
 
 def until_change[T](key: Hashable, load: Callable[[], T]) -> T:
     """`load()`, kept in this process until the next announced change (catalog/nearcache.py);
-    loaded every time where nothing is announced (no Redis)."""
-    return nearcache.current().memo(key, load)
+    loaded every time where nothing is announced (no Redis).
+
+    These are the versions pages are keyed on: with a read replica they are read on the
+    primary, kept with the primary's position at that moment, and the request's replica
+    reads must have reached that position (otakusite/replica.py), so a page is never
+    built from data older than its version."""
+    value, position = nearcache.current().memo(key, lambda: replica.read_on_primary(load))
+    replica.require(position)
+    return value
 
 
 def versioned[T](

@@ -24,7 +24,7 @@ from catalog import embed_policy, nearcache, pagecache, seo, sitestatus
 from catalog import search as search_reads
 from catalog import selectors as sel
 from catalog.models import Anime, Episode
-from otakusite import resilience
+from otakusite import replica, resilience
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -277,6 +277,9 @@ def _database_status(checks: dict[str, Any]) -> sitestatus.SiteStatus | None:
 
 def _dependencies(*, database_up: bool) -> dict[str, str]:
     dependencies = {"database": "up" if database_up else "down"}
+    if (replica_state := replica.health()) != "off":
+        # Down: viewers' reads go to the primary (otakusite/replica.py), so only degraded.
+        dependencies["database_replica"] = replica_state
     for alias in settings.CACHES:
         up = _cache_answers(alias)
         dependencies["cache" if alias == "default" else f"cache_{alias}"] = "up" if up else "down"

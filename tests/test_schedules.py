@@ -163,6 +163,20 @@ def test_first_crawl_queues_ongoing_then_full_on_an_empty_catalogue() -> None:
     assert len([i for i in OrmQ.objects.all() if i.group() == first_crawl.GROUP]) == 1
 
 
+def test_first_crawl_is_queued_once_by_web_nodes_starting_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two web nodes start at once on an empty catalogue: both pass the checks, the one
+    that claims the marker second queues nothing."""
+    from django.core.cache import caches
+
+    monkeypatch.setattr(first_crawl, "why_not", lambda: None)  # both saw nothing queued
+    caches["coordination"].add(first_crawl.QUEUED_MARKER, "other node", 60)
+    output = run("first_crawl")
+    assert "already queued" in output
+    assert OrmQ.objects.count() == 0
+
+
 def test_first_crawl_says_why_not_when_the_catalogue_has_anime() -> None:
     Anime.objects.create(slug="contoh-anime", title="Contoh Anime")
     output = run("first_crawl")
