@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from catalog import report_admin
 from catalog.embed_policy import allowed_hosts_q, forget_embed_hosts
 from catalog.embed_policy import host_in_policy as embed_host_in_policy
 from catalog.models import (
@@ -31,6 +32,7 @@ from catalog.models import (
     ScrapeRun,
     StreamLink,
 )
+from catalog.poster_admin import PosterAdminMixin, PosterStateFilter
 from catalog.services import bump_versions
 
 
@@ -79,7 +81,7 @@ class BatchInline(admin.TabularInline):
 
 
 @admin.register(Anime)
-class AnimeAdmin(BumpsAnimeVersion):
+class AnimeAdmin(PosterAdminMixin, BumpsAnimeVersion):
     list_display = [
         "title",
         "slug",
@@ -88,11 +90,13 @@ class AnimeAdmin(BumpsAnimeVersion):
         "score",
         "total_episodes",
         "episode_count",
+        "poster_status",
         "last_scraped_at",
     ]
-    list_filter = ["status", "type", "genres"]
+    list_filter = ["status", "type", PosterStateFilter, "genres"]
+    actions = ["refetch_posters"]
     search_fields = ["title", "title_japanese", "slug"]
-    readonly_fields = ["created_at", "updated_at", "version", "episode_links"]
+    readonly_fields = ["created_at", "updated_at", "version", "episode_links", "poster_status"]
     filter_horizontal = ["genres"]
     inlines = [BatchInline]
     list_per_page = 50
@@ -111,6 +115,7 @@ class AnimeAdmin(BumpsAnimeVersion):
                     "studios",
                     "producers",
                     "poster_url",
+                    "poster_status",
                     "synopsis",
                     "lengkap_slug",
                 ]
@@ -159,7 +164,16 @@ class StreamLinkInline(admin.TabularInline):
         "ok",
         "checked_at",
         "last_error",
+        "reports",
     ]
+    readonly_fields = ["reports"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StreamLink]:
+        return report_admin.link_reports(super().get_queryset(request))
+
+    @admin.display(description=_("laporan rusak"))
+    def reports(self, obj: StreamLink) -> int:
+        return report_admin.report_count(obj)
 
 
 class DownloadLinkInline(admin.TabularInline):
@@ -203,11 +217,17 @@ class EpisodeAdmin(BumpsAnimeVersion):
         "published_on",
         "post_id",
         "page_attempts",
+        "mirror_reports",
         "last_scraped_at",
     ]
     list_select_related = ["anime"]
-    list_filter = [PageMissingFilter, "anime__status", "published_on"]
-    actions = ["retry_page_now"]
+    list_filter = [
+        PageMissingFilter,
+        report_admin.EpisodeReportedFilter,
+        "anime__status",
+        "published_on",
+    ]
+    actions = ["retry_page_now", report_admin.clear_episode_reports]
     search_fields = ["title", "slug", "anime__title"]
     raw_id_fields = ["anime"]
     readonly_fields = ["created_at", "updated_at"]
@@ -218,6 +238,13 @@ class EpisodeAdmin(BumpsAnimeVersion):
 
     def anime_ids(self, obj: Episode) -> list[int]:
         return [obj.anime_id]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Episode]:
+        return report_admin.episode_reports(super().get_queryset(request))
+
+    @admin.display(description=_("laporan rusak"), ordering=report_admin.EPISODE_REPORTS)
+    def mirror_reports(self, obj: Episode) -> int:
+        return int(getattr(obj, report_admin.EPISODE_REPORTS, 0) or 0)
 
     @admin.action(description=_("Ambil ulang halaman episode pada pembaruan berikutnya"))
     def retry_page_now(self, request: HttpRequest, queryset: QuerySet[Episode]) -> None:
@@ -250,9 +277,19 @@ class BatchAdmin(BumpsAnimeVersion):
 
 @admin.register(StreamLink)
 class StreamLinkAdmin(BumpsAnimeVersion):
-    list_display = ["episode", "quality", "provider", "is_default", "resolved", "ok", "checked_at"]
+    list_display = [
+        "episode",
+        "quality",
+        "provider",
+        "is_default",
+        "resolved",
+        "ok",
+        "checked_at",
+        "reports",
+    ]
     list_select_related = ["episode"]
-    list_filter = ["quality", "is_default", "ok", "provider"]
+    list_filter = [report_admin.ReportedFilter, "quality", "is_default", "ok", "provider"]
+    actions = [report_admin.clear_link_reports]
     search_fields = ["episode__title", "episode__slug", "provider"]
     raw_id_fields = ["episode"]
     show_full_result_count = False
@@ -260,6 +297,13 @@ class StreamLinkAdmin(BumpsAnimeVersion):
     @admin.display(description=_("di-resolve"), boolean=True)
     def resolved(self, obj: StreamLink) -> bool:
         return bool(obj.embed_url)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StreamLink]:
+        return report_admin.link_reports(super().get_queryset(request))
+
+    @admin.display(description=_("laporan rusak"), ordering="open_reports")
+    def reports(self, obj: StreamLink) -> int:
+        return report_admin.report_count(obj)
 
     def anime_ids(self, obj: StreamLink) -> list[int]:
         return [obj.episode.anime_id]

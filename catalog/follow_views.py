@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from catalog import follows, ics, pagecache
+from catalog import follows, ics, pagecache, seo
 from catalog import selectors as sel
 
 
@@ -40,7 +40,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
         slugs = None if raw is None else follows.parse_slugs(raw)
     except follows.BadSlugsError as exc:
         return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
-    site = f"{request.scheme}://{request.get_host()}"
+    site = seo.site_origin(request)
     name = _("Jadwal rilis otakusite") if slugs is None else _("Anime diikuti (otakusite)")
     key = "all" if slugs is None else follows.slugs_key(slugs)
     version = sel.catalogue_version()

@@ -166,6 +166,10 @@ class Episode(models.Model):
     page_attempts = models.PositiveSmallIntegerField(_("percobaan halaman"), default=0)
     page_retry_at = models.DateTimeField(_("coba lagi setelah"), null=True, blank=True)
     page_error = models.CharField(_("galat halaman"), max_length=500, blank=True)
+    # Bumped when the order of its mirrors changes without any anime changing (a mirror
+    # newly reported broken, the health check's verdict): its page is keyed on it, so the
+    # anime page and the lists keep their cached copies (catalog/mirror_reports.py).
+    mirrors_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = EpisodeQuerySet.as_manager()
 
@@ -223,6 +227,33 @@ class StreamLink(models.Model):
     @property
     def token(self) -> dict[str, Any]:
         return {"id": self.token_id, "i": self.token_i, "q": self.token_q}
+
+
+class MirrorReport(models.Model):
+    """A viewer's "Lapor rusak" on a stream mirror (catalog/mirror_reports.py).
+
+    One row per client, mirror and day (the unique constraint): a client counts once a day
+    per mirror however often it clicks, and the count survives cache evictions. `client`
+    is a keyed hash of the client's network and the day, so it neither names an address
+    nor links one client's reports across days."""
+
+    link = models.ForeignKey(StreamLink, on_delete=models.CASCADE, related_name="reports")
+    client = models.CharField(_("klien"), max_length=32)
+    day = models.DateField(_("hari"))
+    created_at = models.DateTimeField(_("waktu"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("laporan mirror rusak")
+        verbose_name_plural = _("laporan mirror rusak")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["link", "client", "day"], name="mirrorreport_once_a_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.link_id} {self.day}"
 
 
 class DownloadLink(models.Model):

@@ -26,7 +26,8 @@ from django.utils import timezone
 from django.utils.http import http_date, urlencode
 from django.utils.translation import get_language
 
-from catalog import nearcache, sitestatus
+from catalog import nearcache, seo, sitestatus
+from otakusite import replica
 
 PAGE_SECONDS = 3600
 # Entries keyed on a version never go stale: their timeout only frees memory.
@@ -50,8 +51,15 @@ _BUILD_LOCKS = [threading.Lock() for _ in range(64)]
 
 def until_change[T](key: Hashable, load: Callable[[], T]) -> T:
     """`load()`, kept in this process until the next announced change (catalog/nearcache.py);
-    loaded every time where nothing is announced (no Redis)."""
-    return nearcache.current().memo(key, load)
+    loaded every time where nothing is announced (no Redis).
+
+    These are the versions pages are keyed on: with a read replica they are read on the
+    primary, kept with the primary's position at that moment, and the request's replica
+    reads must have reached that position (otakusite/replica.py), so a page is never
+    built from data older than its version."""
+    value, position = nearcache.current().memo(key, lambda: replica.read_on_primary(load))
+    replica.require(position)
+    return value
 
 
 def versioned[T](
@@ -152,7 +160,9 @@ def page(
     Browsers revalidate every time with the ETag and Last-Modified set here; Django's
     ConditionalGetMiddleware answers 304 when they match.
     """
-    path_key = f"{request.path}?{_query(params)}|{get_language()}|{version}"
+    # The origin too: pages carry absolute URLs (canonical, share cards) of the host and
+    # scheme they were asked on.
+    path_key = f"{_identity(request, params)}|{version}"
     key = f"page:{_digest(path_key)}"
     near = nearcache.current()
     status, token, entry = lookup(near, key)
@@ -241,7 +251,7 @@ def _render(
     cache.set(key, entry, PAGE_SECONDS)
     nearcache.current().keep_page(key, entry, len(entry[1]))
     copy = (status.last_ok_at or timezone.now(), entry[1], tuple(data.get("frame_hosts", ())))
-    cache.set(_stale_key(request.path, params), copy, settings.STALE_PAGE_SECONDS)
+    cache.set(_stale_key(request, params), copy, settings.STALE_PAGE_SECONDS)
     return entry
 
 
@@ -266,8 +276,13 @@ class StalePage:
     frame_hosts: tuple[str, ...]  # an episode page's embed hosts, for its CSP frame-src
 
 
-def _stale_key(path: str, params: dict[str, str] | None) -> str:
-    return STALE_KEY_PREFIX + _digest(f"{path}?{_query(params)}|{get_language()}")
+def _identity(request: HttpRequest, params: dict[str, str] | None) -> str:
+    """What a page is, whatever its data's version: origin, path, parameters, language."""
+    return f"{seo.site_origin(request)}{request.path}?{_query(params)}|{get_language()}"
+
+
+def _stale_key(request: HttpRequest, params: dict[str, str] | None) -> str:
+    return STALE_KEY_PREFIX + _digest(_identity(request, params))
 
 
 def _lenient_params(request: HttpRequest) -> dict[str, str]:
@@ -291,7 +306,7 @@ def recall_stale(request: HttpRequest) -> StalePage | None:
     """The last good copy of the page `request` asks for, if one was kept (and the cache
     answers: with Redis down too there is nothing to serve)."""
     try:
-        kept = cache.get(_stale_key(request.path, _lenient_params(request)))
+        kept = cache.get(_stale_key(request, _lenient_params(request)))
     except Exception:  # a cache backend that raises (not django-redis): nothing to serve
         return None
     if not (isinstance(kept, tuple) and len(kept) == 3):

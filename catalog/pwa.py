@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog import push
+from catalog import clients, push, seo
 
 THEME = "#0f1117"
 # Static files the service worker keeps for offline use besides what base.html loads
@@ -136,19 +136,11 @@ def _no_store(data: dict[str, object], status: int) -> JsonResponse:
 def _same_origin(request: HttpRequest) -> bool:
     """Browsers send Origin with every fetch POST; a page elsewhere cannot fake it."""
     origin = request.headers.get("Origin", "")
-    own = f"{request.scheme}://{request.get_host()}"
+    own = seo.site_origin(request)
     return bool(origin) and (origin == own or origin in settings.CSRF_TRUSTED_ORIGINS)
 
 
 def _rate_limited(request: HttpRequest) -> bool:
-    client = request.META.get("REMOTE_ADDR", "")
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):  # BEHIND_PROXY: nginx's real IP
-        client = request.headers.get("X-Real-IP", client)
-    key = f"push:rate:{hashlib.sha256(client.encode()).hexdigest()[:16]}"
-    cache.add(key, 0, RATE_WINDOW)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, RATE_WINDOW)
-        count = 1
-    return count > RATE_LIMIT
+    return clients.rate_limited(
+        "push", clients.client_network(request), limit=RATE_LIMIT, window=RATE_WINDOW, store=cache
+    )

@@ -22,7 +22,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog import pagecache
+from catalog import mirror_reports, pagecache
 from catalog.embed_policy import safe_embed_url
 from catalog.models import Anime, Batch, DownloadLink, Episode, Genre, StreamLink
 from catalog.safe_urls import safe_http_url
@@ -362,8 +362,12 @@ class EpisodeContext:
     episode: Episode
     anime: Anime
     qualities: list[QualityGroup]
-    default_link: StreamLink | None
-    default_embed: str
+    default_link: StreamLink | None  # the origin's default mirror
+    default_embed: str  # what the player starts with
+    # The mirror the player starts on (the default unless it is reported or dead), and
+    # whether the page must resolve it on load (a working one with no embed stored yet).
+    current_link: StreamLink | None
+    autoload: bool
     downloads: list[DownloadGroup]
     previous: EpisodeRow | None
     next: EpisodeRow | None
@@ -388,13 +392,31 @@ def _quality_key(quality: str) -> tuple[int, str]:
     return (int(digits) if digits else 99999, quality)
 
 
+_HEALTH_LABELS = {
+    mirror_reports.WORKING: "",
+    mirror_reports.REPORTED: "reported",
+    mirror_reports.DEAD: "dead",
+}
+
+
 def group_stream_links(links: Iterable[StreamLink]) -> list[QualityGroup]:
     groups: dict[str, QualityGroup] = {}
     for link in links:
         groups.setdefault(link.quality, QualityGroup(link.quality)).links.append(link)
     ordered = sorted(groups.values(), key=lambda g: _quality_key(g.quality))
     for group in ordered:
-        group.links.sort(key=lambda link: (link.position, link.provider.casefold(), link.pk))
+        for link in group.links:
+            # What the player marks: "" working, "reported" or "dead".
+            setattr(link, "health", _HEALTH_LABELS[mirror_reports.rank(link)])  # noqa: B010
+        # Working mirrors first, then reported ones, then dead ones; the origin's order within.
+        group.links.sort(
+            key=lambda link: (
+                mirror_reports.rank(link),
+                link.position,
+                link.provider.casefold(),
+                link.pk,
+            )
+        )
     return ordered
 
 
@@ -409,10 +431,34 @@ def group_downloads(links: Iterable[DownloadLink]) -> list[DownloadGroup]:
     return sorted(groups.values(), key=lambda g: (g.format.casefold(), _quality_key(g.quality)))
 
 
+def _starting_mirror(
+    episode: Episode, default: StreamLink | None, groups: list[QualityGroup]
+) -> tuple[StreamLink | None, str]:
+    """The origin's default while it works; else the first working mirror, one with a
+    stored embed first (it plays without asking the origin), of the default's quality
+    first. With no working mirror at all the default stays: better than nothing."""
+    own = safe_embed_url(episode.default_embed_url)
+    if default is None or mirror_reports.rank(default) == mirror_reports.WORKING:
+        return default, own or safe_embed_url(default.embed_url if default else "")
+    working = [
+        link
+        for group in groups
+        for link in group.links
+        if mirror_reports.rank(link) == mirror_reports.WORKING
+    ]
+    if not working:
+        return default, own or safe_embed_url(default.embed_url)
+    pick = min(
+        working,
+        key=lambda link: (not safe_embed_url(link.embed_url), link.quality != default.quality),
+    )
+    return pick, safe_embed_url(pick.embed_url)
+
+
 def episode_context(episode: Episode) -> EpisodeContext:
     links = list(
-        StreamLink.objects.filter(episode=episode).only(
-            "id", "episode_id", "quality", "provider", "position", "is_default", "embed_url"
+        mirror_reports.with_report_counts(StreamLink.objects.filter(episode=episode)).only(
+            "id", "episode_id", "quality", "provider", "position", "is_default", "embed_url", "ok"
         )
     )
     downloads = list(DownloadLink.objects.filter(episode=episode).order_by("position", "id"))
@@ -420,16 +466,17 @@ def episode_context(episode: Episode) -> EpisodeContext:
     index = next((i for i, row in enumerate(siblings) if row.slug == episode.slug), None)
     previous = siblings[index - 1] if index and index > 0 else None
     following = siblings[index + 1] if index is not None and index + 1 < len(siblings) else None
+    qualities = group_stream_links(links)
     default_link = next((link for link in links if link.is_default), None)
-    default_embed = safe_embed_url(episode.default_embed_url) or safe_embed_url(
-        default_link.embed_url if default_link else ""
-    )
+    current, embed = _starting_mirror(episode, default_link, qualities)
     return EpisodeContext(
         episode=episode,
         anime=episode.anime,
-        qualities=group_stream_links(links),
+        qualities=qualities,
         default_link=default_link,
-        default_embed=default_embed,
+        default_embed=embed,
+        current_link=current,
+        autoload=bool(current and current is not default_link and not embed),
         downloads=group_downloads(downloads),
         previous=previous,
         next=following,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from catalog import feeds, follow_views, pwa, views
+from catalog import feeds, follow_views, mirror_views, pwa, views
 
 app_name = "catalog"
 
@@ -28,4 +28,7 @@ urlpatterns = [
     path("offline/", pwa.offline, name="offline"),
     path("push/key/", pwa.push_key, name="push_key"),
     path("push/subscription/", pwa.push_subscription, name="push_subscription"),
+    # "Lapor rusak" (catalog/mirror_views.py): under /api/, never cached by nginx.
+    path("api/token/", mirror_views.csrf_token, name="csrf_token"),
+    path("api/mirror/<int:link_id>/lapor/", mirror_views.report_mirror, name="report_mirror"),
 ]

@@ -16,15 +16,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.csp import CSP
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 
-from catalog import embed_policy, nearcache, pagecache, sitestatus
+from catalog import embed_policy, nearcache, pagecache, seo, sitestatus
 from catalog import search as search_reads
 from catalog import selectors as sel
 from catalog.models import Anime, Episode
-from otakusite import resilience
+from otakusite import replica, resilience
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -38,6 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "completed": list(sel.completed_anime()[: sel.HOME_COMPLETED]),
             "today": sel.today_schedule(),
             "today_name": sel.today_name(),
+            "share": seo.home_card(seo.site_origin(request)),
         },
         version=sel.catalogue_version(),
     )
@@ -45,10 +46,18 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _card_list(request: HttpRequest, qs: QuerySet[Anime], title: str, **extra: Any) -> HttpResponse:
     number = pagecache.page_number(request)
+    origin = seo.site_origin(request)
     return pagecache.page(
         request,
         "catalog/card_list.html",
-        lambda: {"page": sel.paginate(qs, str(number)), "heading": title, **extra},
+        lambda: {
+            "page": sel.paginate(qs, str(number)),
+            "heading": title,
+            "share": seo.list_card(
+                origin, title, request.path, page=number, genre=extra.get("genre")
+            ),
+            **extra,
+        },
         # The heading too: a genre renamed in the admin changes no anime's version.
         version=f"{sel.catalogue_version()}|{title}",
         params=pagecache.page_params(number),
@@ -73,7 +82,11 @@ def anime_index(request: HttpRequest) -> HttpResponse:
     return pagecache.page(
         request,
         "catalog/az.html",
-        lambda: {"groups": sel.az_groups(), "nav": "az"},
+        lambda: {
+            "groups": sel.az_groups(),
+            "nav": "az",
+            "share": _list_share(request, _("Daftar anime A–Z")),
+        },
         version=sel.catalogue_version(),
     )
 
@@ -82,7 +95,11 @@ def genre_index(request: HttpRequest) -> HttpResponse:
     return pagecache.page(
         request,
         "catalog/genres.html",
-        lambda: {"genres": sel.genres_with_counts(), "nav": "genres"},
+        lambda: {
+            "genres": sel.genres_with_counts(),
+            "nav": "genres",
+            "share": _list_share(request, _("Daftar genre")),
+        },
         version=sel.catalogue_version(),
     )
 
@@ -91,9 +108,18 @@ def jadwal(request: HttpRequest) -> HttpResponse:
     return pagecache.page(
         request,
         "catalog/jadwal.html",
-        lambda: {"days": sel.schedule(), "today_name": sel.today_name(), "nav": "jadwal"},
+        lambda: {
+            "days": sel.schedule(),
+            "today_name": sel.today_name(),
+            "nav": "jadwal",
+            "share": _list_share(request, _("Jadwal rilis")),
+        },
         version=sel.catalogue_version(),
     )
+
+
+def _list_share(request: HttpRequest, title: str) -> seo.ShareCard:
+    return seo.list_card(seo.site_origin(request), title, request.path)
 
 
 def search(request: HttpRequest) -> HttpResponse:
@@ -101,12 +127,15 @@ def search(request: HttpRequest) -> HttpResponse:
     # Without a query or filter the page only invites a search: one page whatever ?page says.
     number = pagecache.page_number(request) if params.active else 1
     version = sel.catalogue_version()
+    key = params.key(number)
+    share_url = reverse("catalog:search") + (f"?{urlencode(sorted(key.items()))}" if key else "")
+    share = seo.search_card(seo.site_origin(request), params.query, share_url)
     return pagecache.page(
         request,
         "catalog/search.html",
-        lambda: search_reads.page_data(params, number, version),
+        lambda: {**search_reads.page_data(params, number, version), "share": share},
         version=f"{version}|{int(params.too_long)}",
-        params=params.key(number),
+        params=key,
     )
 
 
@@ -126,7 +155,9 @@ def anime_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
     def build() -> dict[str, Any]:
         anime = sel.anime_by_pk(version.pk)
-        return {"data": sel.anime_context(anime), "anime": anime}
+        data = sel.anime_context(anime)
+        share = seo.anime_card(seo.site_origin(request), anime, data.genres)
+        return {"data": data, "anime": anime, "share": share}
 
     return pagecache.page(
         request,
@@ -144,8 +175,10 @@ def episode_detail(request: HttpRequest, slug: str) -> HttpResponse:
     response = pagecache.page(
         request,
         "catalog/episode.html",
-        lambda: _episode_page_data(episode, [*hosts, request.get_host().lower()]),
-        version=f"episode:{episode.pk}:{anime.version}:{' '.join(hosts)}",
+        lambda: _episode_page_data(episode, [*hosts, request.get_host().lower()], request),
+        # mirrors_version: the order of its mirrors (reports, health check) changes this page
+        # alone (catalog/mirror_reports.py).
+        version=f"episode:{episode.pk}:{anime.version}:{episode.mirrors_version}:{' '.join(hosts)}",
         last_modified=max(anime.updated_at, episode.updated_at),
     )
     # frame-src: this site plus the allowed embed hosts (EMBED_HOSTS_ALLOWED or approved in
@@ -154,7 +187,9 @@ def episode_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-def _episode_page_data(episode: Episode, allowed_hosts: list[str]) -> dict[str, Any]:
+def _episode_page_data(
+    episode: Episode, allowed_hosts: list[str], request: HttpRequest
+) -> dict[str, Any]:
     data = sel.episode_context(episode)
     # An embed the page's CSP would block (a pending host) is not shown: the page says so
     # and the viewer picks a mirror instead.
@@ -166,6 +201,7 @@ def _episode_page_data(episode: Episode, allowed_hosts: list[str]) -> dict[str, 
         "player_src": src,
         "player_blocked": bool(data.default_embed and not src),
         "frame_hosts": allowed_hosts,
+        "share": seo.episode_card(seo.site_origin(request), episode, episode.anime),
     }
 
 
@@ -241,6 +277,9 @@ def _database_status(checks: dict[str, Any]) -> sitestatus.SiteStatus | None:
 
 def _dependencies(*, database_up: bool) -> dict[str, str]:
     dependencies = {"database": "up" if database_up else "down"}
+    if (replica_state := replica.health()) != "off":
+        # Down: viewers' reads go to the primary (otakusite/replica.py), so only degraded.
+        dependencies["database_replica"] = replica_state
     for alias in settings.CACHES:
         up = _cache_answers(alias)
         dependencies["cache" if alias == "default" else f"cache_{alias}"] = "up" if up else "down"

@@ -8,8 +8,9 @@ the site; ``mysqldump`` when that is the client's name) streamed through gzip in
 renamed only once it is complete, so a failed or killed dump never replaces, and
 rotation never deletes, a good backup.
 
-Each attempt is recorded in ``BACKUP_DIR/last-backup.json`` (:func:`last_backup_status`,
-readable by any process that mounts the folder) and announced with the
+Each attempt is recorded in ``BACKUP_DIR/last-backup.json`` and, for the site's own
+BACKUP_DIR, in the coordination cache (:func:`last_backup_status`: any node sees it, even
+one that does not mount the worker's folder) and announced with the
 :data:`backup_finished` signal (``status=BackupStatus``), e.g. for alerting.
 """
 
@@ -43,6 +44,7 @@ PREFIX = "otakusite-"
 SQL_SUFFIX = ".sql.gz"
 SQLITE_SUFFIX = ".sqlite3.gz"
 STATUS_FILE = "last-backup.json"
+STATUS_KEY = "backups:last"  # the same record in the coordination cache
 PARTIAL_SUFFIX = ".partial"
 # A dump's leftovers (the process was killed mid-way) older than this are deleted.
 LEFTOVER_SECONDS = 24 * 3600
@@ -104,14 +106,40 @@ def _sort_key(match: re.Match[str] | None) -> tuple[str, int]:
 
 
 def last_backup_status(directory: Path | None = None) -> BackupStatus | None:
-    """What the last backup attempt recorded, or None if there was none (or it is unreadable)."""
-    path = (directory or backup_dir()) / STATUS_FILE
+    """What the last backup attempt recorded, or None if there was none (or it is unreadable).
+
+    The site's own status (no ``directory``) is also kept in the coordination cache: the
+    worker that ran the backup may be another machine than the web node whose admin asks,
+    and with several workers each one's folder only knows its own attempts. The newer of
+    the shared record and this folder's file wins (the file alone while Redis is down)."""
+    found = [_status_file(directory or backup_dir())]
+    if directory is None:
+        found.append(_status_of(_coordination().get(STATUS_KEY)))
+    known = [status for status in found if status is not None]
+    return max(known, key=lambda status: status.finished_at, default=None)
+
+
+def _status_file(directory: Path) -> BackupStatus | None:
     try:
-        data = json.loads(path.read_text())
-        fields = {f.name for f in dataclasses.fields(BackupStatus)}
-        return BackupStatus(**{k: v for k, v in data.items() if k in fields})
-    except (OSError, ValueError, TypeError):
+        return _status_of(json.loads((directory / STATUS_FILE).read_text()))
+    except (OSError, ValueError):
         return None
+
+
+def _status_of(data: Any) -> BackupStatus | None:
+    if not isinstance(data, dict):
+        return None
+    fields = {f.name for f in dataclasses.fields(BackupStatus)}
+    try:
+        return BackupStatus(**{k: v for k, v in data.items() if k in fields})
+    except TypeError:
+        return None
+
+
+def _coordination() -> Any:
+    from django.core.cache import caches
+
+    return caches["coordination" if "coordination" in settings.CACHES else "default"]
 
 
 def backup_database(
@@ -163,7 +191,8 @@ def rotate(directory: Path, keep: int) -> list[Path]:
 def _record(
     directory: Path, started: float, *, path: Path | None = None, error: str = ""
 ) -> BackupStatus:
-    previous = last_backup_status(directory)
+    shared = directory.resolve() == backup_dir().resolve()
+    previous = last_backup_status(None if shared else directory)
     now = datetime.datetime.now(tz=datetime.UTC).isoformat(timespec="seconds")
     status = BackupStatus(
         ok=path is not None,
@@ -181,6 +210,8 @@ def _record(
             out.write(json.dumps(dataclasses.asdict(status), indent=1).encode())
     except OSError as exc:  # an unwritable folder already failed the backup itself
         log.warning("backup status not recorded in %s: %s", directory, exc)
+    if shared:  # kept for good (no expiry) on the coordination Redis, which never evicts
+        _coordination().set(STATUS_KEY, dataclasses.asdict(status), None)
     return status
 
 

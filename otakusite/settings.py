@@ -79,6 +79,8 @@ MIDDLEWARE = [
     # Last, so it is the first to see a view's exception: with the database unreachable it
     # answers with the page's last good copy or the 503 page (otakusite/middleware.py).
     "otakusite.middleware.DegradedMiddleware",
+    # After it, so it sees a failing replica first and answers from the primary instead.
+    "otakusite.replica.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "otakusite.urls"
@@ -134,6 +136,40 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+
+# A MariaDB replica for viewers' reads (optional; README.md, "Read replica"). The router and
+# the middleware of otakusite/replica.py decide what may read from it and make sure no page
+# is built from data older than the version it is cached under.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+# Short, so a replica that is down costs one request about this long; then this process
+# keeps away from it for REPLICA_RETRY_SECONDS (reads go to the primary).
+REPLICA_CONNECT_TIMEOUT = int(os.environ.get("REPLICA_CONNECT_TIMEOUT", "1"))
+REPLICA_READ_TIMEOUT = int(os.environ.get("REPLICA_READ_TIMEOUT", "2"))
+REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "10"))
+# How long a page build waits for a lagging replica before reading from the primary.
+REPLICA_WAIT_SECONDS = float(os.environ.get("REPLICA_WAIT_SECONDS", "0.2"))
+# How long a viewer's reads after one of their writes must see that write.
+REPLICA_READ_YOUR_WRITES_SECONDS = int(os.environ.get("REPLICA_READ_YOUR_WRITES_SECONDS", "30"))
+# Paths that always read from the primary: the admin edits what it reads, and the health
+# checks report on the primary (a replica outage costs nothing: reads fall back).
+REPLICA_PRIMARY_PATHS = ("/admin/", "/healthz")
+if DATABASE_REPLICA_URL:
+    replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
+    if replica["ENGINE"] != "django.db.backends.mysql" or (
+        DATABASES["default"]["ENGINE"] != "django.db.backends.mysql"
+    ):
+        # Lag is checked with MariaDB's GTIDs (MASTER_GTID_WAIT).
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs MariaDB for both databases.")
+    replica["OPTIONS"] = {
+        **DATABASES["default"]["OPTIONS"],
+        "connect_timeout": REPLICA_CONNECT_TIMEOUT,
+        "read_timeout": REPLICA_READ_TIMEOUT,
+        "write_timeout": REPLICA_READ_TIMEOUT,
+    }
+    # Tests create no database on the replica: its alias points at the test database.
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = replica
+    DATABASE_ROUTERS = ["otakusite.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -270,12 +306,14 @@ if env_bool("BEHIND_PROXY"):
 
 # Built-in CSP (Django 6): no inline scripts; frame-src is widened per response to the
 # allowed embed hosts (EMBED_HOSTS_ALLOWED or approved in the admin; catalog views add
-# them), never to a host the origin merely named.
+# them), never to a host the origin merely named. Every picture is ours (posters under
+# MEDIA_URL, icons under STATIC_URL; a missing poster is the CSS placeholder, never the
+# origin's image host): img-src is this site alone, and data: is left out as nothing uses it.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "https:", "http:", "data:"],
+    "img-src": [CSP.SELF],
     "font-src": [CSP.SELF],
     "connect-src": [CSP.SELF],
     "frame-src": [CSP.SELF],

@@ -2,7 +2,9 @@
 
 Embed hosts delete videos all the time. Once a day the worker fetches each resolved
 embed URL (oldest check first) and records ``StreamLink.ok`` / ``checked_at`` /
-``last_error``; the site lists live mirrors first. Only allowed embed hosts (an
+``last_error``; the site lists live mirrors first. Mirrors viewers reported broken
+("Lapor rusak", catalog/mirror_reports.py) are checked first, whenever they were last
+checked: a verdict of alive clears their reports. Only allowed embed hosts (an
 ``EmbedHost`` an admin approved, or one listed in ``EMBED_HOSTS_ALLOWED``) are ever
 contacted, through the one HTTP client and its allowlist; a pending host is skipped. A
 check that is inconclusive (the host shows a challenge, the URL is not an embed host)
@@ -19,6 +21,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from catalog import mirror_reports
 from catalog.embed_policy import allowed_hosts_q
 from catalog.models import EmbedHost, StreamLink
 from catalog.safe_urls import url_host
@@ -46,13 +49,16 @@ class CheckSummary:
     inconclusive: int = 0  # fetched but no clear answer (challenge, redirect elsewhere)
     skipped: int = 0  # host not an allowed embed host (unknown or pending): not contacted
     changed: int = 0  # links whose ok flag changed
+    reported: int = 0  # links viewers reported, checked first
+    cleared: int = 0  # reported links found alive: their reports cleared
     requests: int = 0
     problems: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         head = (
             f"{self.checked} checked: {self.alive} alive, {self.dead} dead, "
-            f"{self.inconclusive} inconclusive; {self.skipped} skipped (host not allowed)"
+            f"{self.inconclusive} inconclusive; {self.skipped} skipped (host not allowed); "
+            f"{self.reported} reported by viewers, {self.cleared} of them cleared"
         )
         lines = [head, *self.problems[:_MAX_REPORTED]]
         if len(self.problems) > _MAX_REPORTED:
@@ -88,9 +94,40 @@ def _verdict(client: OriginClient, url: str) -> tuple[bool | None, str]:
     return True, ""
 
 
-def check_mirrors(*, limit: int | None = None, client: OriginClient | None = None) -> CheckSummary:
-    """Check up to ``limit`` resolved mirrors (default ``MIRROR_CHECK_LIMIT``, 1000),
-    least recently checked first."""
+def _links_to_check(
+    limit: int, *, reported_only: bool
+) -> list[tuple[int, int, str, bool | None, bool]]:
+    """(pk, episode id, embed URL, ok, reported): reported mirrors first (most reports
+    first), then the least recently checked; with `reported_only`, those reported since
+    their last check alone."""
+    resolved = StreamLink.objects.exclude(embed_url="")
+    fields = ("pk", "episode_id", "embed_url", "ok")
+    first = mirror_reports.reported_first(resolved, unchecked_only=reported_only)
+    reported = [(*row, True) for row in first.values_list(*fields)[:limit]]
+    if reported_only:
+        return reported
+    seen = [row[0] for row in reported]
+    rest = (
+        resolved.exclude(pk__in=seen)
+        .order_by(F("checked_at").asc(nulls_first=True), "pk")
+        .values_list(*fields)[: max(0, limit - len(reported))]
+    )
+    return [*reported, *((*row, False) for row in rest)]
+
+
+def _rerank(cleared: list[int], changed_episodes: set[int]) -> None:
+    """Pages whose mirror order changed are re-rendered (one announcement for the run)."""
+    mirror_reports.clear_reports(link_ids=cleared)
+    mirror_reports.prune_reports()
+    mirror_reports.bump_mirror_order(episode_ids=changed_episodes)
+
+
+def check_mirrors(
+    *, limit: int | None = None, client: OriginClient | None = None, reported_only: bool = False
+) -> CheckSummary:
+    """Check up to ``limit`` resolved mirrors (default ``MIRROR_CHECK_LIMIT``, 1000):
+    those viewers reported first, then the least recently checked. ``reported_only``:
+    only mirrors reported since their last check (the half-hourly run)."""
     if limit is None:
         limit = int(getattr(settings, "MIRROR_CHECK_LIMIT", DEFAULT_LIMIT))
     summary = CheckSummary()
@@ -100,16 +137,15 @@ def check_mirrors(*, limit: int | None = None, client: OriginClient | None = Non
         h.lower()
         for h in EmbedHost.objects.filter(allowed_hosts_q()).values_list("host", flat=True)
     }
-    links = list(
-        StreamLink.objects.exclude(embed_url="")
-        .order_by(F("checked_at").asc(nulls_first=True), "pk")
-        .values_list("pk", "embed_url", "ok")[:limit]
-    )
+    links = _links_to_check(limit, reported_only=reported_only)
+    cleared: list[int] = []
+    changed_episodes: set[int] = set()
     own_client = client is None
     http = client or _health_client()
     start_requests = http.request_count
     try:
-        for pk, url, was_ok in links:
+        for pk, episode_id, url, was_ok, reported in links:
+            summary.reported += reported
             # EmbedHost stores the netloc (host[:port]) the scraper saw in embed URLs.
             host = url_host(url)
             if not host or host not in known:
@@ -129,11 +165,15 @@ def check_mirrors(*, limit: int | None = None, client: OriginClient | None = Non
                 continue
             if ok:
                 summary.alive += 1
+                if reported:
+                    cleared.append(pk)
             else:
                 summary.dead += 1
                 summary.problems.append(f"link {pk} {url}: dead: {reason}")
             if ok != was_ok:
                 summary.changed += 1
+            if (ok is False) != (was_ok is False):  # dead <-> not dead: the order changes
+                changed_episodes.add(episode_id)
             # update(), not save(): a viewer may re-resolve this link meanwhile, and the
             # check must never overwrite its new embed URL.
             StreamLink.objects.filter(pk=pk, embed_url=url).update(
@@ -143,5 +183,7 @@ def check_mirrors(*, limit: int | None = None, client: OriginClient | None = Non
         summary.requests = http.request_count - start_requests
         if own_client:
             http.close()
+    summary.cleared = len(cleared)
+    _rerank(cleared, changed_episodes)
     logger.info("mirror check: %s", summary.describe().splitlines()[0])
     return summary

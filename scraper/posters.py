@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from catalog import posters
 from catalog.models import Anime
+from catalog.poster_state import FETCH_TASK, MAX_TRIES
 from catalog.safe_urls import url_host
 from catalog.services import bump_versions
 from scraper import locks
@@ -32,6 +34,7 @@ from scraper.client import ClientError, NotFound, OriginClient
 from scraper.client_factory import make_client
 
 __all__ = [
+    "MAX_TRIES",
     "PosterRun",
     "encode",
     "fetch_pending",
@@ -42,7 +45,6 @@ __all__ = [
 
 logger = logging.getLogger("scraper.posters")
 
-MAX_TRIES = 3
 MAX_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 25_000_000  # far above any poster; refuses decompression bombs early
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF"})
@@ -139,14 +141,17 @@ def store(data: bytes) -> str:
     return key
 
 
-def pending(limit: int | None = None) -> QuerySet[Anime]:
-    """Anime whose poster URL has no stored copy yet (or changed), with tries left."""
+def pending(limit: int | None = None, anime_ids: Sequence[int] | None = None) -> QuerySet[Anime]:
+    """Anime whose poster URL has no stored copy yet (or changed), with tries left; only
+    those of ``anime_ids`` when given (the admin's "ambil ulang poster")."""
     new_url = ~Q(poster_source=F("poster_url"))
     # Failed before (a new URL while an older copy is shown, or no copy yet), tries left.
     retry = Q(poster_tries__gt=0, poster_tries__lt=MAX_TRIES) | Q(
         poster_key="", poster_tries__lt=MAX_TRIES
     )
     qs = Anime.objects.exclude(poster_url="").filter(new_url | retry).order_by("-updated_at", "id")
+    if anime_ids is not None:
+        qs = qs.filter(pk__in=anime_ids)
     qs = qs.only("id", "poster_url", "poster_key", "poster_source", "poster_tries")
     return qs[:limit] if limit else qs
 
@@ -185,7 +190,12 @@ def _record(anime: Anime, url: str, *, key: str | None, tries: int) -> None:
         bump_versions(anime_ids=[anime.pk])
 
 
-def fetch_pending(*, client: OriginClient | None = None, limit: int | None = None) -> PosterRun:
+def fetch_pending(
+    *,
+    client: OriginClient | None = None,
+    limit: int | None = None,
+    anime_ids: Sequence[int] | None = None,
+) -> PosterRun:
     """Fetch every pending poster (one run at a time: a second one returns at once)."""
     run = PosterRun()
     lock = locks.acquire(LOCK_NAME)
@@ -195,7 +205,7 @@ def fetch_pending(*, client: OriginClient | None = None, limit: int | None = Non
     own_client = client is None
     active = client or make_client()
     try:
-        for anime in pending(limit):
+        for anime in pending(limit, anime_ids):
             lock.refresh()
             try:
                 fetch_one(active, anime)
@@ -237,9 +247,10 @@ def prune_unused(*, older_than: float = PRUNE_AFTER_SECONDS) -> int:
     return deleted
 
 
-def fetch_posters_task(limit: int | None = None) -> str:
-    """django-q2 task: fetch pending posters; returns the run's summary."""
-    return str(fetch_pending(limit=limit))
+def fetch_posters_task(limit: int | None = None, anime_ids: list[int] | None = None) -> str:
+    """django-q2 task (``catalog.poster_state.FETCH_TASK``): fetch pending posters, or
+    those of ``anime_ids`` only; returns the run's summary."""
+    return str(fetch_pending(limit=limit, anime_ids=anime_ids))
 
 
 def queue_after_crawl() -> None:
@@ -251,6 +262,6 @@ def queue_after_crawl() -> None:
 
         if not pending(1).exists():
             return
-        async_task("scraper.posters.fetch_posters_task", task_name="posters")
+        async_task(FETCH_TASK, task_name="posters")
     except Exception:
         logger.exception("posters: could not queue the poster task")

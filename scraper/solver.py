@@ -3,8 +3,9 @@
 When the client raises ChallengeError, the crawl calls :func:`solve_challenge`: Debian's
 Chromium (Playwright) opens the page until it is a normal page again, and its cookies and
 User-Agent go to the HTTP client, which carries on with plain HTTP. Guards: at most one
-browser solve per host per ``SOLVER_MIN_INTERVAL_MINUTES`` (a browser per challenged page
-would look like an attack when the clearance does not stick); a time limit (a CAPTCHA must
+browser solve per host per ``SOLVER_MIN_INTERVAL_MINUTES`` across every process and node
+(a slot in the coordination cache; a browser per challenged page would look like an attack
+when the clearance does not stick); a time limit (a CAPTCHA must
 fail the run, not hang a worker); one browser at a time per process. Django settings are
 read inside the functions, so importing this module needs no configured Django.
 """
@@ -101,6 +102,8 @@ def solve_challenge(
     with _lock:
         if _solved_elsewhere(client, host) or _reuse_recent(client, host, url, clock(), interval):
             return
+        if not _claim_shared_solve(client, host, url, interval=interval, timeout=timeout):
+            return
         _solve_now(client, host, url, timeout, browser or _chromium_solve, clock)
 
 
@@ -113,6 +116,51 @@ def _solved_elsewhere(client: OriginClient, host: str) -> bool:
         return False
     logger.info("using the clearance for %s that another process just solved", host)
     return True
+
+
+def _coordination() -> Any:
+    from django.conf import settings
+    from django.core.cache import caches
+
+    return caches["coordination" if "coordination" in settings.CACHES else "default"]
+
+
+def _claim_shared_solve(
+    client: OriginClient, host: str, url: str, *, interval: float, timeout: float
+) -> bool:
+    """The interval between two browser solves holds for every process of every node: the
+    first to claim the host's slot in the coordination cache opens the browser (True);
+    another process meeting the challenge meanwhile waits up to ``timeout`` for that
+    clearance to reach the shared jar (False once it has it), then gives up
+    (SolverError) instead of opening a second browser. Without the cache (Redis down) each
+    process keeps its own guard only. A process's own earlier solves are judged by its
+    per-process state and clock (:func:`_reuse_recent`)."""
+    from scraper.locks import owner_id
+
+    key = f"scraper:solver:{host}"
+    me = owner_id()
+    store = _coordination()
+    ttl = max(int(interval), 1)
+    if store.add(key, me, ttl) is not False:
+        return True  # ours now, or the cache does not answer
+    holder = store.get(key)
+    if holder in {None, me}:
+        store.set(key, me, ttl)
+        return True
+    before = client.cookie(CLEARANCE_COOKIE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        client.sync_cookies()
+        if client.cookie(CLEARANCE_COOKIE) not in {None, before}:
+            logger.info("using the clearance for %s that %s solved", host, holder)
+            return False
+        time.sleep(0.5)
+    raise SolverError(
+        f"challenge at {url}: {holder} opened a browser for {host} less than {ttl}s ago "
+        "and its clearance has not reached the shared jar; not opening another browser",
+        url=url,
+        status=0,
+    )
 
 
 def _reuse_recent(client: OriginClient, host: str, url: str, now: float, interval: float) -> bool:

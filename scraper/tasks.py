@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.utils import timezone
 
-from catalog.models import ScrapeRun
+from catalog.models import ScrapeRun, StreamLink
 from scraper import runs
 
 if TYPE_CHECKING:
@@ -28,12 +28,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_mirrors_task",
+    "check_reported_mirrors_task",
     "crawl_task",
     "freshness_tick_task",
     "resolve_recent_task",
 ]
 
 logger = logging.getLogger("scraper.tasks")
+
+# Reported mirrors verified per half-hourly run at most (a wave of reports waits a run).
+REPORTED_CHECK_LIMIT = 100
 
 
 def _max_age(options: dict[str, Any]) -> datetime.timedelta | None:
@@ -248,3 +252,27 @@ def check_mirrors_task(limit: int | None = None) -> int:
 
     arguments = {"limit": limit} if limit is not None else {}
     return _locked("check_mirrors", arguments, work)
+
+
+def check_reported_mirrors_task(limit: int = REPORTED_CHECK_LIMIT) -> int | None:
+    """Verify the mirrors viewers reported broken since their last check (every half
+    hour): a false report then demotes a working mirror for minutes, not until the daily
+    check, and a true one marks it dead. Returns the ScrapeRun id; None, and no run
+    recorded, when nothing new was reported."""
+    from catalog.mirror_reports import reported_first
+    from scraper.health import check_mirrors
+
+    resolved = StreamLink.objects.exclude(embed_url="")
+    if not reported_first(resolved, unchecked_only=True).exists():
+        return None
+
+    def work(run: ScrapeRun) -> None:
+        summary = check_mirrors(limit=limit, reported_only=True)
+        run.pages_fetched = summary.checked
+        run.requests_made = summary.requests
+        run.updated = summary.changed + summary.cleared
+        run.unchanged = summary.checked - summary.changed
+        run.error_count = summary.dead
+        run.errors = summary.describe()
+
+    return _locked("check_reported_mirrors", {"limit": limit}, work)

@@ -362,3 +362,28 @@ def test_restore_db_asks_for_yes_before_replacing_anything(tmp_path: Path) -> No
         check=True,
     )
     assert users.stdout.split() == ["keeper"]
+
+
+def test_a_node_without_the_workers_folder_sees_the_last_backup(
+    tmp_path: Path, settings: Any
+) -> None:
+    """The worker that ran the daily backup may be another machine: a web node whose own
+    BACKUP_DIR is empty still shows the last backup (admin, "Kesehatan scraper"), and a
+    failure on a second worker keeps the first one's success as the last success."""
+    settings.BACKUP_DIR = tmp_path / "worker-1"
+    done = backups.backup_database(database=sqlite_database(tmp_path))
+    settings.BACKUP_DIR = tmp_path / "web-node"  # nothing on this node's disk
+    seen = backups.last_backup_status()
+    assert seen is not None
+    assert seen.ok
+    assert seen.file == done.file
+    settings.BACKUP_DIR = tmp_path / "worker-2"
+    mysql = {"ENGINE": "django.db.backends.mysql", "NAME": "x", "HOST": "127.0.0.1",
+             "PORT": "9", "USER": "nobody", "PASSWORD": ""}  # fmt: skip
+    with pytest.raises(backups.BackupError):
+        backups.backup_database(database=mysql)
+    settings.BACKUP_DIR = tmp_path / "web-node"
+    seen = backups.last_backup_status()
+    assert seen is not None
+    assert not seen.ok
+    assert seen.last_success_file == done.file

@@ -88,10 +88,16 @@ def timed_get(web: Web, path: str) -> tuple[float, httpx.Response | None]:
     return time.monotonic() - started, response
 
 
-def answered(web: Web, path: str) -> httpx.Response:
+def answered(web: Web, path: str, baseline: float = 0.0) -> httpx.Response:
+    """The answer, asserted to come within ANSWER_WITHIN seconds beyond `baseline` (what the
+    same kind of request cost just before on this machine, all services up: on a loaded
+    2-core CI machine a page alone can take seconds, which is not what is tested)."""
     elapsed, response = timed_get(web, path)
     assert response is not None, f"{path}: no answer within {CLIENT_TIMEOUT:.0f} s"
-    assert elapsed < ANSWER_WITHIN, f"{path}: answered in {elapsed:.1f} s"
+    assert elapsed < ANSWER_WITHIN + baseline, (
+        f"{path}: answered in {elapsed:.1f} s (the same request with every service up: "
+        f"{baseline:.1f} s)"
+    )
     return response
 
 
@@ -145,10 +151,14 @@ def test_redis_down_is_ready_but_degraded(site: Site) -> None:
     (saying Redis is down), liveness 200; Redis back: reported up again, no restart."""
     web = start_gunicorn(site.env, site.tmp)
     with running(web):
-        path = site.take_anime()
+        path, before = site.take_anime(), site.take_anime()
+        # An uncached anime page with Redis up: warms the worker and measures the machine.
+        baseline, response = timed_get(web, before)
+        assert response is not None
+        assert response.status_code == 200
         site.redis.stop()
         try:
-            assert answered(web, path).status_code == 200
+            assert answered(web, path, baseline).status_code == 200
             ready = answered(web, "/healthz")
             assert ready.status_code == 200, ready.text
             data = ready.json()

@@ -25,6 +25,7 @@ NAMES = {
     setup_schedules.FULL,
     setup_schedules.RESOLVE,
     setup_schedules.CHECK,
+    setup_schedules.CHECK_REPORTED,
     setup_schedules.BACKUP,
 }
 
@@ -71,6 +72,12 @@ def test_schedules_call_the_tasks_at_the_wanted_intervals() -> None:
     assert by_name[setup_schedules.RESOLVE].func == "scraper.tasks.resolve_recent_task"
     assert by_name[setup_schedules.CHECK].schedule_type == Schedule.DAILY
     assert by_name[setup_schedules.CHECK].func == "scraper.tasks.check_mirrors_task"
+    reported = by_name[setup_schedules.CHECK_REPORTED]
+    assert (reported.func, reported.schedule_type, reported.minutes) == (
+        "scraper.tasks.check_reported_mirrors_task",
+        Schedule.MINUTES,
+        30,
+    )
     backup = by_name[setup_schedules.BACKUP]
     assert (backup.func, backup.schedule_type) == ("otakusite.backups.backup_task", Schedule.DAILY)
     assert timezone.localtime(backup.next_run).hour == settings.BACKUP_HOUR
@@ -154,6 +161,20 @@ def test_first_crawl_queues_ongoing_then_full_on_an_empty_catalogue() -> None:
     again = run("first_crawl")
     assert "already queued" in again
     assert len([i for i in OrmQ.objects.all() if i.group() == first_crawl.GROUP]) == 1
+
+
+def test_first_crawl_is_queued_once_by_web_nodes_starting_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two web nodes start at once on an empty catalogue: both pass the checks, the one
+    that claims the marker second queues nothing."""
+    from django.core.cache import caches
+
+    monkeypatch.setattr(first_crawl, "why_not", lambda: None)  # both saw nothing queued
+    caches["coordination"].add(first_crawl.QUEUED_MARKER, "other node", 60)
+    output = run("first_crawl")
+    assert "already queued" in output
+    assert OrmQ.objects.count() == 0
 
 
 def test_first_crawl_says_why_not_when_the_catalogue_has_anime() -> None:

@@ -166,6 +166,28 @@ def test_one_browser_solve_per_host_within_the_interval() -> None:
         second.close()
 
 
+def test_no_second_browser_in_another_process_within_the_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker A opened a browser and got a clearance that did not stick; worker B (another
+    process, another node) meets the challenge within the interval: it waits for a newer
+    clearance in the shared jar, then fails the crawl with a clear error naming A instead
+    of opening a second browser (the interval holds for the whole deployment)."""
+    browser, clock = FakeBrowser(), Clock()
+    url = "http://127.0.0.1:9/anime/x/"
+    monkeypatch.setattr("scraper.locks.owner_id", lambda: "worker-a:41")
+    with OriginClient("http://127.0.0.1:9") as first:
+        solve_challenge(first, url, min_interval=600, clock=clock, browser=browser)
+    reset_state()  # worker B never saw that solve in its own memory
+    monkeypatch.setattr("scraper.locks.owner_id", lambda: "worker-b:42")
+    with (
+        OriginClient("http://127.0.0.1:9") as second,
+        pytest.raises(SolverError, match="worker-a:41 opened a browser"),
+    ):
+        solve_challenge(second, url, min_interval=600, clock=clock, browser=browser, timeout=1)
+    assert len(browser.opened) == 1
+
+
 def test_solver_never_opens_a_host_the_client_may_not_contact() -> None:
     browser = FakeBrowser()
     with (

@@ -199,6 +199,23 @@ def test_plain_http_through_the_proxy_redirects_once_to_https(
     assert health.status_code == 200
 
 
+def test_canonical_and_share_card_urls_are_the_public_https_ones(
+    stack: Stack, behind_proxy: tuple[int, int]
+) -> None:
+    """Behind the TLS proxy and the shipped nginx, absolute URLs in the pages name the
+    public scheme and host, and the shared picture they name is served there."""
+    _, tls_port = behind_proxy
+    with stack.cert.client(f"https://127.0.0.1:{tls_port}") as client:
+        page = client.get("/anime/?utm_source=share").text
+        assert f'<link rel="canonical" href="https://{HOST}/anime/">' in page
+        assert f'<meta property="og:url" content="https://{HOST}/anime/">' in page
+        image = page.split('<meta property="og:image" content="', 1)[1].split('"', 1)[0]
+        assert image.startswith(f"https://{HOST}/static/img/share.")  # the hashed name
+        picture = client.get(image.removeprefix(f"https://{HOST}"))
+        assert picture.status_code == 200
+        assert picture.headers["content-type"] == "image/jpeg"
+
+
 def test_nginx_terminating_tls_itself_serves_https_and_redirects_http_once(stack: Stack) -> None:
     nginx, http_port, tls_port = site_nginx(stack, tls=True)
     assert tls_port is not None

@@ -245,7 +245,8 @@
   function fillPoster(node, poster, title) {
     var img = node.querySelector("img");
     var fallback = node.querySelector(".poster-fallback");
-    if (poster && (/^https?:\/\//.test(poster) || sameOriginPath(poster))) {
+    // Our own copies only (the CSP's img-src is this site): the placeholder otherwise.
+    if (poster && sameOriginPath(poster)) {
       img.src = poster;
       fallback.remove();
     } else {

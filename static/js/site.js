@@ -5,6 +5,7 @@
 
   var HISTORY_KEY = "otakusite:history";   // newest first: one entry per anime
   var WATCHED_KEY = "otakusite:watched";   // episode slug -> timestamp
+  var MIRROR_KEY = "otakusite:mirror";    // {quality, provider} the viewer last chose
   var HISTORY_MAX = 24;
   var WATCHED_MAX = 3000;
 
@@ -134,7 +135,7 @@
         retry.type = "button";
         retry.className = "linkish";
         retry.textContent = (status.dataset.nextLabel || "") + " " + nextButton.dataset.quality + " " + nextButton.dataset.provider;
-        retry.addEventListener("click", function () { choose(nextButton); });
+        retry.addEventListener("click", function () { choose(nextButton, true); });
         status.appendChild(document.createTextNode(" "));
         status.appendChild(retry);
       }
@@ -148,10 +149,9 @@
       });
     }
 
-    function choose(button) {
+    function choose(button, remember) {
       var id = button.dataset.mirror;
-      var next = buttons[(buttons.indexOf(button) + 1) % buttons.length];
-      if (next === button) { next = null; }
+      var next = nextWorking(button);
       buttons.forEach(function (b) { b.classList.remove("loading"); });
       button.classList.add("loading");
       say(player.dataset.loadingLabel || "…");
@@ -168,6 +168,7 @@
             // A host first seen just now: reload so the page's CSP allows it, then
             // pick this mirror again. Only once, so a refused host cannot loop.
             if (params.get("mirror") !== id) {
+              if (remember) { rememberChoice(button); }
               params.set("mirror", id);
               window.location.search = params.toString();
               return;
@@ -180,6 +181,7 @@
           frame.hidden = false;
           if (empty) { empty.hidden = true; }
           activate(button);
+          if (remember) { rememberChoice(button); }
           say("");
         })
         .catch(function () {
@@ -188,14 +190,103 @@
         });
     }
 
-    buttons.forEach(function (b) {
-      b.addEventListener("click", function () { choose(b); });
-    });
-    var wanted = params.get("mirror");
-    if (wanted) {
-      var pick = buttons.filter(function (b) { return b.dataset.mirror === wanted; })[0];
-      if (pick) { choose(pick); }
+    // The next mirror worth offering after `button`: not known dead, not `button` itself.
+    function nextWorking(button) {
+      var start = buttons.indexOf(button);
+      for (var i = 1; i < buttons.length; i++) {
+        var b = buttons[(start + i) % buttons.length];
+        if (b.dataset.health !== "dead" && !b.classList.contains("failed")) { return b; }
+      }
+      return null;
     }
+
+    function rememberChoice(button) {
+      save(MIRROR_KEY, { quality: button.dataset.quality, provider: button.dataset.provider });
+    }
+
+    // The remembered quality + provider when this episode has it (and it is not known
+    // dead); else the first working mirror of that quality; else null (the page's default).
+    function remembered() {
+      var pref = load(MIRROR_KEY, null);
+      if (!pref || typeof pref !== "object") { return null; }
+      var sameQuality = buttons.filter(function (b) {
+        return b.dataset.quality === pref.quality && b.dataset.health !== "dead";
+      });
+      var exact = sameQuality.filter(function (b) { return b.dataset.provider === pref.provider; })[0];
+      return exact || sameQuality.filter(function (b) { return !b.dataset.health; })[0] || null;
+    }
+
+    function setupReport() {
+      var report = player.querySelector("[data-report]");
+      if (!report) { return; }
+      var token = null;
+      function current() { return buttons.filter(function (b) { return b.classList.contains("active"); })[0]; }
+      function getToken() {
+        if (token) { return Promise.resolve(token); }
+        return fetch(report.dataset.tokenUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (r) { return r.json(); })
+          .then(function (data) { token = data.token; return token; });
+      }
+      report.addEventListener("click", function () {
+        var button = current();
+        if (!button) { return; }
+        report.disabled = true;
+        say(report.dataset.sendingLabel || "…");
+        getToken().then(function (t) {
+          return fetch(report.dataset.reportUrl.replace(/0\/lapor\/$/, button.dataset.mirror + "/lapor/"), {
+            method: "POST",
+            credentials: "same-origin",
+            headers: { "Accept": "application/json", "X-CSRFToken": t }
+          });
+        }).then(function (r) {
+          return r.json().catch(function () { return { ok: false }; });
+        }).then(function (data) {
+          report.disabled = false;
+          if (!data || !data.ok) {
+            say((data && data.error) || report.dataset.failLabel || "", null, true);
+            return;
+          }
+          button.classList.add("mirror-reported");
+          button.dataset.health = button.dataset.health || "reported";
+          say(data.message || "");
+          var next = nextWorking(button);
+          if (next) {
+            var retry = document.createElement("button");
+            retry.type = "button";
+            retry.className = "linkish";
+            retry.textContent = (status.dataset.nextLabel || "") + " " + next.dataset.quality + " " + next.dataset.provider;
+            retry.addEventListener("click", function () { choose(next, true); });
+            status.appendChild(document.createTextNode(" "));
+            status.appendChild(retry);
+          }
+        }).catch(function () {
+          report.disabled = false;
+          say(report.dataset.failLabel || "", null, true);
+        });
+      });
+      // Shown while a mirror plays: that is the one reported.
+      var sync = function () { report.hidden = !current(); };
+      buttons.forEach(function (b) {
+        new MutationObserver(sync).observe(b, { attributes: true, attributeFilter: ["class"] });
+      });
+      sync();
+    }
+
+    buttons.forEach(function (b) {
+      b.addEventListener("click", function () { choose(b, true); });
+    });
+    setupReport();
+    var wanted = params.get("mirror");
+    var pick = wanted ? buttons.filter(function (b) { return b.dataset.mirror === wanted; })[0] : null;
+    if (!pick) {
+      var pref = remembered();
+      var active = buttons.filter(function (b) { return b.classList.contains("active"); })[0];
+      if (pref && pref !== active) { pick = pref; }
+    }
+    if (!pick && player.dataset.autoload) {
+      pick = buttons.filter(function (b) { return b.dataset.mirror === player.dataset.autoload; })[0];
+    }
+    if (pick) { choose(pick, false); }
   }
 
   function init() {

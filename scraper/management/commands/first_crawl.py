@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import BaseCache, caches
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django_q.conf import Conf
@@ -24,10 +25,14 @@ QUEUED_MARKER = "scraper:first_crawl:queued"
 QUEUED_MARKER_TIMEOUT = 6 * 3600
 
 
+def _coordination() -> BaseCache:
+    return caches["coordination" if "coordination" in settings.CACHES else "default"]
+
+
 def _queued() -> bool:
-    """Is a first crawl waiting in the queue? The cache marker covers the Redis broker
-    (its cache is Redis too); the ORM broker's queue is a table we can read."""
-    if cache.get(QUEUED_MARKER):
+    """Is a first crawl waiting in the queue? The marker (on the coordination Redis, which
+    never evicts) covers the Redis broker; the ORM broker's queue is a table we can read."""
+    if _coordination().get(QUEUED_MARKER):
         return True
     if Conf.ORM:
         from django_q.models import OrmQ
@@ -62,7 +67,18 @@ class Command(BaseCommand):
         if reason is not None:
             self.stdout.write(f"first crawl not queued: {reason}.")
             return
-        cache.set(QUEUED_MARKER, timezone.now().isoformat(), QUEUED_MARKER_TIMEOUT)
+        # Every web node runs this at start (AUTO_FIRST_CRAWL): nodes starting together all
+        # find the catalogue empty, so the marker is claimed atomically and only its
+        # claimer queues (the cache not answering: go ahead, as with one node).
+        claimed = _coordination().add(
+            QUEUED_MARKER, timezone.now().isoformat(), QUEUED_MARKER_TIMEOUT
+        )
+        if claimed is False:
+            self.stdout.write(
+                "first crawl not queued: the first crawl is already queued; the worker "
+                "(qcluster) will run it."
+            )
+            return
         async_chain(
             [
                 ("scraper.tasks.crawl_task", ("ongoing",), {}),

@@ -1,7 +1,8 @@
 """`manage.py setup_schedules`: create or update the worker's recurring tasks.
 
 Idempotent: each schedule is keyed on its name, so running it on every deploy (Compose's
-web entrypoint, `make run`) leaves exactly one of each, with the interval the settings
+web entrypoint on every web node, `make run`) leaves exactly one of each (nodes starting
+together take turns: otakusite/dblock.py), with the interval the settings
 ask for now. Schedules whose name carries our prefix but that are no longer wanted are
 removed; schedules an operator added by hand under other names are left alone.
 """
@@ -19,11 +20,14 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
+from otakusite.dblock import database_lock
+
 PREFIX = "otakusite: "
 ONGOING = PREFIX + "ongoing update"
 FULL = PREFIX + "full crawl"
 RESOLVE = PREFIX + "resolve newest mirrors"
 CHECK = PREFIX + "mirror health check"
+CHECK_REPORTED = PREFIX + "reported mirrors check"
 BACKUP = PREFIX + "database backup"
 
 # Quiet hours in the site's time zone (Asia/Jakarta): the origin and our viewers sleep.
@@ -72,6 +76,13 @@ def wanted_schedules() -> list[Spec]:
         Spec(
             CHECK, "scraper.tasks.check_mirrors_task", Schedule.DAILY, first_at=(None, CHECK_HOUR)
         ),
+        # Mirrors viewers reported broken since their last check ("Lapor rusak").
+        Spec(
+            CHECK_REPORTED,
+            "scraper.tasks.check_reported_mirrors_task",
+            Schedule.MINUTES,
+            minutes=30,
+        ),
         # The database dump (otakusite/backups.py), daily at BACKUP_HOUR in the site's time.
         Spec(
             BACKUP,
@@ -114,7 +125,9 @@ def apply_schedules(now: datetime.datetime | None = None) -> dict[str, str]:
     now = now or timezone.now()
     report: dict[str, str] = {}
     specs = wanted_schedules()
-    with transaction.atomic():
+    # Every web node runs this at start: on an empty table two nodes would both create a
+    # schedule (no row to lock yet), and each copy would fire.
+    with database_lock("setup_schedules"), transaction.atomic():
         for spec in specs:
             rows = list(Schedule.objects.select_for_update().filter(name=spec.name).order_by("pk"))
             fields: dict[str, Any] = {
