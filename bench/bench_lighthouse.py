@@ -95,8 +95,9 @@ def below_goal(report: dict) -> dict[str, list[str]]:
         for ref in category["auditRefs"]:
             audit = report["audits"][ref["id"]]
             if ref["weight"] and audit["score"] is not None and audit["score"] < 0.9:
+                display = audit.get("displayValue", "").replace("\u00a0", " ")  # Lighthouse's NBSP
                 failing.setdefault(name, []).append(
-                    f"{ref['id']} ({audit['score']:.2f}: {audit.get('displayValue', '')})"
+                    f"{ref['id']} ({audit['score']:.2f}: {display})"
                 )
     return failing
 
