@@ -113,7 +113,7 @@ def measure(size: int) -> tuple[list[Visit], int]:
     from playwright.sync_api import sync_playwright
 
     from scraper.solver import CHROMIUM_ARGS
-    from tests.edge_helpers import crawled_site_env, local_nginx_conf
+    from tests.edge_helpers import crawled_site_env, local_media_dir, local_nginx_conf
     from tests.fake_origin import FakeOrigin
     from tests.procs import free_port, manage, running, start_gunicorn, start_nginx
 
@@ -122,7 +122,8 @@ def measure(size: int) -> tuple[list[Visit], int]:
         FakeOrigin(seed=15, size=size) as origin,
     ):
         base = Path(tmp)
-        env = crawled_site_env(base, origin.base_url)
+        # Posters where the shipped nginx serves them from (the media volume in Compose).
+        env = crawled_site_env(base, origin.base_url, MEDIA_ROOT=str(local_media_dir(base)))
         manage(env, "fetch_posters")
         web = start_gunicorn(env, base)
         port = free_port()
