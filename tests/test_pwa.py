@@ -147,3 +147,25 @@ def test_offline_navigation_shows_the_offline_page_with_cached_styles(browser_si
     # Offline failures of the page itself are expected console errors; nothing else.
     assert [p for p in watcher.problems if "ERR_INTERNET_DISCONNECTED" not in p] == []
     context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
+def test_chromium_finds_the_site_installable(browser_site, chromium):  # noqa: F811
+    """What Chromium checks before it offers "Install app" / "Add to home screen": a manifest
+    it parsed without errors, its icons fetched, a service worker controlling the page."""
+    site, _sample = browser_site
+    context = chromium.new_context(viewport=PHONE, locale="id-ID")
+    page = context.new_page()
+    page.goto(f"{site}/")
+    wait_for_controller(page)
+    cdp = context.new_cdp_session(page)
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["url"] == f"{site}/manifest.webmanifest"
+    assert manifest["errors"] == []
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    # Playwright's contexts are incognito, where Chromium never installs: that one is the
+    # test's browser, not the site (a missing icon or worker adds its own errorId).
+    assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == []
+    context.close()
