@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog import posters
 from catalog import views as catalog_views
 from catalog.sitemaps import SITEMAPS
+from otakusite import api
 
 admin.site.site_header = _("Admin otakusite")
 admin.site.site_title = _("Admin otakusite")
@@ -14,6 +15,7 @@ urlpatterns = [
     # The viewer pages first: URLs resolve in order, and they are nearly every request.
     path("", include("catalog.urls")),
     path("", include("scraper.urls")),
+    path("api/v1/", api.urls),  # the public JSON API (catalog/api.py)
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path(
