@@ -4,16 +4,18 @@ apps and bots that scrape the origin on every request today.
 Reads go through catalog/selectors.py and catalog/search.py, like the pages. Each body is
 built once per (path, parameters, data version) and kept in the shared cache, so a new
 episode shows at once; browsers and apps revalidate with the ETag (a 304 from
-ConditionalGetMiddleware). Errors always have the shape {"error": {"code", "message"}}.
+ConditionalGetMiddleware). Errors always have the shape {"error": {"code", "message"}}
+(otakusite/api_edge.py, which also rate-limits and answers CORS).
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
@@ -27,6 +29,10 @@ from catalog import embed_policy, pagecache, search
 from catalog import selectors as sel
 from catalog.embed_policy import safe_embed_url
 from catalog.models import Anime, Genre
+from otakusite import resilience
+from otakusite.api_edge import json_error
+
+log = logging.getLogger(__name__)
 
 PER_PAGE = 24
 MAX_PER_PAGE = 100
@@ -40,7 +46,10 @@ api = NinjaAPI(
     openapi_url="/schema/",
     docs_url="/docs/",
 )
-ERRORS: dict[int, type[Schema]] = {400: s.Error, 404: s.Error}
+# Every operation may answer these (the rate limit, a database outage); the lists and
+# details add 400 and 404.
+COMMON_ERRORS: dict[int, type[Schema]] = {429: s.Error, 503: s.Error}
+ERRORS: dict[int, type[Schema]] = {400: s.Error, 404: s.Error, **COMMON_ERRORS}
 
 
 class Paging(BaseModel):
@@ -52,53 +61,62 @@ class Paging(BaseModel):
 
 
 def error_response(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
-    return api.create_response(
-        request, {"error": {"code": code, "message": message}}, status=status
-    )
+    return json_error(status, code, message)
 
 
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields = ", ".join(".".join(map(str, e.get("loc", ())[1:])) for e in exc.errors)
-    return error_response(request, 400, "bad_request", f"Parameter tidak valid: {fields}")
+    return json_error(400, "bad_request", f"Parameter tidak valid: {fields}")
 
 
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return error_response(request, 404, "not_found", "Tidak ditemukan.")
+    return json_error(404)
 
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
-        exc.status_code, "error"
-    )
-    return error_response(request, exc.status_code, code, str(exc))
+    return json_error(exc.status_code, message=str(exc))
 
 
 @api.exception_handler(Exception)
 def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
-    # Logged like any other failure (the handler re-raises nothing); the body keeps the shape.
-    import logging
-
-    logging.getLogger("catalog.api").exception("API error on %s", request.path)
-    return error_response(request, 500, "server_error", "Terjadi kesalahan di server.")
+    """Never a traceback in the body. A database outage is a 503 with Retry-After, as the
+    pages get (otakusite/middleware.py); anything else is logged as the bug it is."""
+    if resilience.database_unavailable(exc):
+        resilience.close_broken_connections()
+        log.warning("database unavailable for %s: %s", request.path, exc)
+        return json_error(503, Retry_After=str(settings.DEGRADED_RETRY_AFTER))
+    log.error("API error on %s", request.path, exc_info=exc)
+    return json_error(500)
 
 
 # --- Responses -----------------------------------------------------------------------
 
 
 def _respond(
-    request: HttpRequest, schema: type[Schema], version: str, build: Callable[[], dict[str, Any]]
+    request: HttpRequest,
+    schema: type[Schema],
+    version: str,
+    build: Callable[[], dict[str, Any]],
+    params: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """The body of this (path, query, version), built once and shared through the cache."""
-    query = urlencode(sorted(request.GET.items()))
-    key = hashlib.sha256(f"{request.path}?{query}|{version}".encode()).hexdigest()[:32]
-    body: bytes = pagecache.versioned(
-        ("api:v1", key), lambda: schema.model_validate(build()).model_dump_json().encode()
-    )
+    """The body of this (origin, path, `params`, version), built once and shared through
+    the cache. `params` are the parsed parameters the answer reads, never the raw query
+    string: `?x=1`, `?x=2`... share one entry. The origin is in the key because the body's
+    links are absolute."""
+    query = urlencode(sorted((params or {}).items()))
+    origin = f"{request.scheme}://{request.get_host()}"
+    digest = hashlib.sha256(f"{origin}{request.path}?{query}|{version}".encode()).hexdigest()
+
+    def load() -> tuple[str, bytes]:
+        body = schema.model_validate(build()).model_dump_json().encode()
+        return f'"{hashlib.sha256(body).hexdigest()[:32]}"', body
+
+    etag, body = pagecache.shared_body(f"api:v1:{digest[:40]}", load)
     response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    response["ETag"] = etag
     # Revalidated on every use (a cheap 304), so a new episode is never hidden.
     response["Cache-Control"] = "public, no-cache"
     return response
@@ -108,21 +126,25 @@ def _url(request: HttpRequest, name: str, *args: Any) -> str:
     return request.build_absolute_uri(reverse(f"api-v1:{name}", args=args))
 
 
-def _page(request: HttpRequest, items: Any, paging: Paging) -> tuple[list[Any], dict[str, Any]]:
+def _page(
+    request: HttpRequest, items: Any, paging: Paging, params: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """One page of `items` and its pagination block; its links keep `params` (the parsed
+    parameters) and nothing else of the query string."""
     paginator = Paginator(items, paging.per_page, allow_empty_first_page=True)
     if paging.page > paginator.num_pages:
         raise Http404("no such page")
     page = paginator.page(paging.page)
 
     def link(number: int) -> str:
-        params = {**request.GET.dict(), "page": str(number)}
-        return request.build_absolute_uri(f"{request.path}?{urlencode(sorted(params.items()))}")
+        query = urlencode(sorted({**params, "page": number}.items()))
+        return request.build_absolute_uri(f"{request.path}?{query}")
 
     meta = {
         "page": paging.page,
         "per_page": paging.per_page,
         "total": paginator.count,
-        "pages": max(1, math.ceil(paginator.count / paging.per_page)),
+        "pages": paginator.num_pages,
         "next": link(paging.page + 1) if page.has_next() else None,
         "prev": link(paging.page - 1) if page.has_previous() else None,
     }
@@ -156,15 +178,24 @@ def _genre(request: HttpRequest, genre: Genre, count: int) -> dict[str, Any]:
     }
 
 
+def _genre_ref(request: HttpRequest, genre: Genre) -> dict[str, Any]:
+    return {"slug": genre.slug, "name": genre.name, "url": _url(request, "genre", genre.slug)}
+
+
 def _card_list(request: HttpRequest, qs: Any, paging: Paging) -> dict[str, Any]:
-    items, meta = _page(request, qs, paging)
+    items, meta = _page(request, qs, paging, {"per_page": paging.per_page})
     return {"items": [_card(request, a) for a in items], "pagination": meta}
+
+
+def _cards_page(request: HttpRequest, qs: Any, paging: Paging, version: str) -> HttpResponse:
+    build = lambda: _card_list(request, qs, paging)  # noqa: E731
+    return _respond(request, s.AnimeList, version, build, paging.model_dump())
 
 
 # --- Lists ----------------------------------------------------------------------------
 
 
-@api.get("/", response={200: s.Home}, url_name="home", summary="Beranda")
+@api.get("/", response={200: s.Home, **COMMON_ERRORS}, url_name="home", summary="Beranda")
 def home(request: HttpRequest) -> HttpResponse:
     def build() -> dict[str, Any]:
         return {
@@ -195,17 +226,15 @@ def _new_episode(request: HttpRequest, episode: Any) -> dict[str, Any]:
 
 @api.get("/ongoing/", response={200: s.AnimeList, **ERRORS}, url_name="ongoing")
 def ongoing(request: HttpRequest, paging: Query[Paging]) -> HttpResponse:
-    build = lambda: _card_list(request, sel.ongoing_anime(), paging)  # noqa: E731
-    return _respond(request, s.AnimeList, sel.catalogue_version(), build)
+    return _cards_page(request, sel.ongoing_anime(), paging, sel.catalogue_version())
 
 
 @api.get("/completed/", response={200: s.AnimeList, **ERRORS}, url_name="completed")
 def completed(request: HttpRequest, paging: Query[Paging]) -> HttpResponse:
-    build = lambda: _card_list(request, sel.completed_anime(), paging)  # noqa: E731
-    return _respond(request, s.AnimeList, sel.catalogue_version(), build)
+    return _cards_page(request, sel.completed_anime(), paging, sel.catalogue_version())
 
 
-@api.get("/anime/", response={200: s.AzList}, url_name="az", summary="Daftar A-Z")
+@api.get("/anime/", response={200: s.AzList, **COMMON_ERRORS}, url_name="az", summary="Daftar A-Z")
 def az(request: HttpRequest) -> HttpResponse:
     def build() -> dict[str, Any]:
         groups = [
@@ -220,7 +249,7 @@ def az(request: HttpRequest) -> HttpResponse:
     return _respond(request, s.AzList, sel.catalogue_version(), build)
 
 
-@api.get("/genres/", response={200: s.GenreList}, url_name="genres")
+@api.get("/genres/", response={200: s.GenreList, **COMMON_ERRORS}, url_name="genres")
 def genres(request: HttpRequest) -> HttpResponse:
     def build() -> dict[str, Any]:
         return {"items": [_genre(request, g, g.n) for g in sel.genres_with_counts()]}  # type: ignore[attr-defined]
@@ -236,10 +265,17 @@ def genre(request: HttpRequest, slug: str, paging: Query[Paging]) -> HttpRespons
         data = _card_list(request, sel.genre_anime(found), paging)
         return {"genre": _genre(request, found, data["pagination"]["total"]), **data}
 
-    return _respond(request, s.GenreAnime, sel.catalogue_version(), build)
+    # The name too: a genre renamed in the admin changes no anime's version.
+    version = f"{sel.catalogue_version()}|{found.name}"
+    return _respond(request, s.GenreAnime, version, build, paging.model_dump())
 
 
-@api.get("/schedule/", response={200: s.Schedule}, url_name="schedule", summary="Jadwal rilis")
+@api.get(
+    "/schedule/",
+    response={200: s.Schedule, **COMMON_ERRORS},
+    url_name="schedule",
+    summary="Jadwal rilis",
+)
 def schedule(request: HttpRequest) -> HttpResponse:
     def build() -> dict[str, Any]:
         days = [
@@ -266,10 +302,12 @@ def search_anime(request: HttpRequest, query: Query[SearchQuery]) -> HttpRespons
     ignored, as on the site."""
     params = search.SearchParams.from_request(request)
     version = sel.catalogue_version()
+    # The site's normalised search parameters: the key and the links keep only these.
+    key = {**params.key(), "per_page": query.per_page}
 
     def build() -> dict[str, Any]:
         index = search.index_for(version)
-        numbers, meta = _page(request, search.results(index, params), query)
+        numbers, meta = _page(request, search.results(index, params), query, key)
         ids = [index.ids[n] for n in numbers]
         found = {a.pk: a for a in sel.cards(Anime.objects.filter(pk__in=ids))}
         return {
@@ -284,7 +322,7 @@ def search_anime(request: HttpRequest, query: Query[SearchQuery]) -> HttpRespons
             "pagination": meta,
         }
 
-    return _respond(request, s.SearchResult, version, build)
+    return _respond(request, s.SearchResult, version, build, {**key, "page": query.page})
 
 
 # --- An anime, an episode -------------------------------------------------------------
@@ -328,7 +366,7 @@ def anime(request: HttpRequest, slug: str) -> HttpResponse:
             "producers": [str(x) for x in found.producers or []],
             "synopsis": found.synopsis,
             "updated_at": found.updated_at,
-            "genres": [_genre(request, g, 0) | {"anime_count": 0} for g in data.genres],
+            "genres": [_genre_ref(request, g) for g in data.genres],
             "episodes": [_episode_ref(request, row) for row in data.episodes],
             "batches": [
                 {"title": b.title, "downloads": [_download(link) for link in b.links]}

@@ -84,11 +84,14 @@ class AzList(Schema):
     groups: list[AzGroup]
 
 
-class GenreItem(Schema):
+class GenreRef(Schema):
     slug: str
     name: str
-    anime_count: int
     url: str
+
+
+class GenreItem(GenreRef):
+    anime_count: int
 
 
 class GenreList(Schema):
@@ -160,7 +163,7 @@ class AnimeDetail(Schema):
     studios: list[str]
     producers: list[str]
     synopsis: str
-    genres: list[GenreItem]
+    genres: list[GenreRef]
     updated_at: datetime
     episodes: list[EpisodeRef]
     batches: list[Batch]

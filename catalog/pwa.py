@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog import push
+from otakusite.middleware import client_ip
 
 THEME = "#0f1117"
 # Static files the service worker keeps for offline use besides what base.html loads
@@ -141,9 +142,7 @@ def _same_origin(request: HttpRequest) -> bool:
 
 
 def _rate_limited(request: HttpRequest) -> bool:
-    client = request.META.get("REMOTE_ADDR", "")
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):  # BEHIND_PROXY: nginx's real IP
-        client = request.headers.get("X-Real-IP", client)
+    client = client_ip(request)  # the site's one rule (nginx's X-Real-IP behind it)
     key = f"push:rate:{hashlib.sha256(client.encode()).hexdigest()[:16]}"
     cache.add(key, 0, RATE_WINDOW)
     try:

@@ -62,3 +62,15 @@ class DegradedMiddleware:
         resilience.close_broken_connections()
         log.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
         return errors.unavailable(request)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The viewer's address for limits per client. Behind the shipped nginx
+    (BEHIND_PROXY) REMOTE_ADDR is nginx: its X-Real-IP is the client as nginx's realip
+    module found it, trusting X-Forwarded-For only from the proxies it lists; nginx sets
+    the header on every request, so a client cannot choose it. Without a proxy the header
+    is anyone's to fake: the connection's address counts."""
+    address = request.META.get("REMOTE_ADDR", "")
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        return request.headers.get("X-Real-IP", address) or address
+    return address

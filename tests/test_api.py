@@ -42,7 +42,10 @@ def test_lists_genres_az_and_schedule(client: Client, sample: Any) -> None:
     komedi = get(client, "/api/v1/genres/komedi/")
     assert komedi["pagination"]["total"] == 2
     assert {a["slug"] for a in komedi["items"]} == {sample.ongoing.slug, sample.completed.slug}
-    groups = {g["letter"]: [a["slug"] for a in g["anime"]] for g in get(client, "/api/v1/anime/")["groups"]}
+    groups = {
+        g["letter"]: [a["slug"] for a in g["anime"]]
+        for g in get(client, "/api/v1/anime/")["groups"]
+    }
     assert groups == {"K": [sample.completed.slug], "P": [sample.ongoing.slug]}
     days = get(client, "/api/v1/schedule/")["days"]
     assert [(d["day"], [a["slug"] for a in d["anime"]]) for d in days] == [
@@ -71,7 +74,10 @@ def test_anime_with_episodes_and_batch(client: Client, sample: Any) -> None:
     batch = get(client, f"/api/v1/anime/{sample.completed.slug}/")["batches"]
     assert batch[0]["title"] == "Kafé Senja Batch"
     assert {(d["format"], d["quality"]) for d in batch[0]["downloads"]} == {
-        ("mp4", "480p"), ("mp4", "720p"), ("mkv", "480p"), ("mkv", "720p")
+        ("mp4", "480p"),
+        ("mp4", "720p"),
+        ("mkv", "480p"),
+        ("mkv", "720p"),
     }
 
 
