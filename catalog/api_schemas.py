@@ -195,3 +195,5 @@ class EpisodeDetail(Schema):
 class ResolvedMirror(Schema):
     id: int
     url: str
+    # True: the origin was too busy to ask now; this is the URL it resolved to earlier.
+    stale: bool = False

@@ -40,17 +40,30 @@ def mirror(request: HttpRequest, link_id: int) -> HttpResponse:
     try:
         data = views.resolve_cached(link_id)
     except mirrors.MirrorBusy as exc:
-        retry = max(1, math.ceil(exc.retry_after))
-        message = f"Server sumber sedang sibuk. Coba lagi dalam {retry} detik."
-        return json_error(503, "busy", message, Retry_After=str(retry))
+        return _busy(link_id, exc)
     if not data["ok"]:
         return json_error(502, "mirror_failed", "Mirror ini gagal dimuat.")
     if not embed_policy.embed_url_allowed(data["url"]):
         return json_error(403, "host_not_approved", "Host mirror belum disetujui.")
-    response = HttpResponse(
-        s.ResolvedMirror(id=link_id, url=data["url"]).model_dump_json(),
-        content_type="application/json",
-    )
+    response = _resolved(link_id, data["url"], stale=False)
     # Resolutions are kept a while anyway (scraper/views.py): a minute in caches is fine.
     patch_cache_control(response, public=True, max_age=60)
     return response
+
+
+def _busy(link_id: int, exc: mirrors.MirrorBusy) -> HttpResponse:
+    """No request slot toward the origin soon: the URL resolved earlier when there is an
+    allowed one (marked stale, as the player gets it), else 503 with Retry-After."""
+    retry = max(1, math.ceil(exc.retry_after))
+    url = embed_policy.safe_embed_url(exc.cached_url)
+    if url and embed_policy.embed_url_allowed(url):
+        response = _resolved(link_id, url, stale=True)
+        patch_cache_control(response, no_store=True)
+        return response
+    message = f"Server sumber sedang sibuk. Coba lagi dalam {retry} detik."
+    return json_error(503, "busy", message, Retry_After=str(retry))
+
+
+def _resolved(link_id: int, url: str, *, stale: bool) -> HttpResponse:
+    body = s.ResolvedMirror(id=link_id, url=url, stale=stale).model_dump_json()
+    return HttpResponse(body, content_type="application/json")

@@ -53,7 +53,7 @@ def resolve_cached(link_id: int) -> dict[str, Any]:
             url = embed_policy.safe_embed_url(mirrors.resolve_mirror(link_id=link_id))
             data = {"ok": bool(url), "url": url} if url else {"ok": False, "detail": "bad url"}
         except mirrors.MirrorBusy:
-            raise
+            raise  # not cached: a slot may be free in a second
         except mirrors.MirrorError as exc:
             data = {"ok": False, "detail": str(exc)[:300]}
         embed_policy.forget_embed_hosts()

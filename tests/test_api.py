@@ -126,7 +126,7 @@ def test_mirror_resolve_answers_from_a_recent_resolution(client: Client, sample:
     link.resolved_at = timezone.now()
     link.save()
     data = get(client, f"/api/v1/mirrors/{link.pk}/")
-    assert data == {"id": link.pk, "url": f"{sample.embed_base}/resolved/9"}
+    assert data == {"id": link.pk, "url": f"{sample.embed_base}/resolved/9", "stale": False}
     missing = get(client, "/api/v1/mirrors/999999/", status=404)
     assert missing["error"]["code"] == "not_found"
 
@@ -231,3 +231,28 @@ def test_query_count_does_not_grow_with_episodes_and_links(client: Client, sampl
     assert one == many
     data = get(client, f"/api/v1/episodes/{episode.slug}/")
     assert (len(data["mirrors"]), len(data["downloads"])) == (20, 20)
+
+
+def test_mirror_resolve_when_the_origin_budget_is_spent(
+    client: Client, sample: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No slot toward the origin: the embed resolved earlier when there is one (marked
+    stale), else 503 with Retry-After, never a wait."""
+    from scraper import mirrors
+
+    link = StreamLink.objects.filter(episode=sample.episodes[0]).order_by("pk").first()
+    assert link is not None
+    earlier = {"url": f"{sample.embed_base}/resolved/3"}
+
+    def busy(*, link_id: int) -> str:
+        raise mirrors.MirrorBusy("spent", retry_after=2.2, cached_url=earlier["url"])
+
+    monkeypatch.setattr(mirrors, "resolve_mirror", busy)
+    response = client.get(f"/api/v1/mirrors/{link.pk}/")
+    assert response.status_code == 200
+    assert response.json() == {"id": link.pk, "url": earlier["url"], "stale": True}
+    assert "no-store" in response["Cache-Control"]
+    earlier["url"] = ""
+    refused = get(client, f"/api/v1/mirrors/{link.pk}/", status=503)
+    assert refused["error"]["code"] == "busy"
+    assert client.get(f"/api/v1/mirrors/{link.pk}/")["Retry-After"] == "3"

@@ -173,7 +173,7 @@ def test_anime_episode_and_mirror_match_the_origin(origin: FakeOrigin, api: str)
         if (m["quality"], m["provider"]) == (other.quality, other.provider)
     )
     resolved = get(mirror["resolve_url"])
-    assert resolved == {"id": mirror["id"], "url": other.embed_url}
+    assert resolved == {"id": mirror["id"], "url": other.embed_url, "stale": False}
 
 
 def test_a_new_episode_shows_at_once_and_etags_revalidate(origin: FakeOrigin, api: str) -> None:
