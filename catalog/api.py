@@ -2,10 +2,11 @@
 apps and bots that scrape the origin on every request today.
 
 Reads go through catalog/selectors.py and catalog/search.py, like the pages. Each body is
-built once per (path, parameters, data version) and kept in the shared cache, so a new
-episode shows at once; browsers and apps revalidate with the ETag (a 304 from
-ConditionalGetMiddleware). Errors always have the shape {"error": {"code", "message"}}
-(otakusite/api_edge.py, which also rate-limits and answers CORS).
+built once per (path, parameters, data version) and kept like a page (shared cache, each
+process's near cache: catalog/pagecache.py), so a new episode shows at once; browsers and
+apps revalidate with the ETag (a 304 from ConditionalGetMiddleware). Errors always have the
+shape {"error": {"code", "message"}} (otakusite/api_edge.py, which also rate-limits and
+answers CORS).
 """
 
 from __future__ import annotations
@@ -58,10 +59,6 @@ class Paging(BaseModel):
 
 
 # --- Errors -------------------------------------------------------------------------
-
-
-def error_response(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
-    return json_error(status, code, message)
 
 
 @api.exception_handler(ValidationError)
