@@ -76,21 +76,32 @@ def json_error(
 
 # --------------------------------------------------------------------------- rate limit
 
+# A busy client's slots are booked on Redis a few at a time (coordination.Leases): at most
+# this share of its limit per batch, and this many slots, held this long.
+LEASE_SHARE = 20
+LEASE_MAX = 64
+LEASE_SECONDS = 10.0
+
 _slots_lock = threading.Lock()
 _local = coordination.LocalSlots()
-_shared: dict[str, coordination.RedisSlots] = {}
+_shared: dict[tuple[str, int], coordination.Leases] = {}
 
 
-def _slots() -> coordination.LocalSlots | coordination.RedisSlots:
+def _slots(limit: int) -> coordination.LocalSlots | coordination.Leases:
+    """This process's slots without Redis (make run); else the coordination Redis's, booked
+    through leases (this process's slots while Redis fails)."""
     if not coordination.redis_configured():
         return _local
     with _slots_lock:
-        if "slots" not in _shared:
+        leases = _shared.get(("leases", limit))
+        if leases is None:
+            _shared.clear()  # the limit changed (tests): no lease of the old one is kept
             connection, key = coordination.redis_parts()
-            _shared["slots"] = coordination.RedisSlots(
-                connection, key=key, fallback=_local, log=log
-            )
-        return _shared["slots"]
+            redis = coordination.RedisSlots(connection, key=key, fallback=_local, log=log)
+            batch = min(LEASE_MAX, limit // LEASE_SHARE)
+            leases = coordination.Leases(redis, max_batch=batch, hold=LEASE_SECONDS)
+            _shared[("leases", limit)] = leases
+        return leases
 
 
 def client_key(address: str) -> str:
@@ -116,7 +127,7 @@ def rate_limit(request: HttpRequest) -> tuple[HttpResponse | None, dict[str, str
     interval = RATE_PERIOD / limit
     tolerance = RATE_PERIOD - interval
     key = f"api:rate:{client_key(client_ip(request))}"
-    slot = _slots().reserve(key, interval=interval, tolerance=tolerance)
+    slot = _slots(limit).reserve(key, interval=interval, tolerance=tolerance)
     if not slot.granted:
         retry = str(max(1, math.ceil(slot.ahead)))
         headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0"}

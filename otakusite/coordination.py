@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "Leases",
     "LocalSlots",
     "OutageWarner",
     "RedisSlots",
@@ -81,11 +82,13 @@ def redis_parts() -> tuple[Callable[[], Any], Callable[[str], str]]:
 
 @dataclass(frozen=True)
 class Reservation:
-    """``granted``: a slot was taken, ``ahead`` seconds are now booked past the clock.
-    Not granted: nothing was taken; a slot fits again in ``ahead`` seconds."""
+    """``granted``: ``count`` slots were taken (at least one, at most as many as asked),
+    ``ahead`` seconds are now booked past the clock. Not granted: nothing was taken; a
+    slot fits again in ``ahead`` seconds."""
 
     granted: bool
     ahead: float
+    count: int = 1
 
 
 class LocalSlots:
@@ -99,36 +102,42 @@ class LocalSlots:
         self._lock = threading.Lock()
         self._next: dict[str, float] = {}
 
-    def reserve(self, key: str, *, interval: float, tolerance: float) -> Reservation:
+    def reserve(
+        self, key: str, *, interval: float, tolerance: float, count: int = 1
+    ) -> Reservation:
         with self._lock:
             now = self._clock()
             if len(self._next) > self._SWEEP_EVERY:
                 self._next = {k: v for k, v in self._next.items() if v > now}
             slot = max(now, self._next.get(key, now))
             if slot - now > tolerance:
-                return Reservation(False, slot - now - tolerance)
-            self._next[key] = slot + interval
-            return Reservation(True, slot + interval - now)
+                return Reservation(False, slot - now - tolerance, 0)
+            n = max(1, min(count, int((tolerance - (slot - now)) / interval) + 1))
+            self._next[key] = slot + n * interval
+            return Reservation(True, slot + n * interval - now, n)
 
     def reset(self) -> None:
         with self._lock:
             self._next.clear()
 
 
-# KEYS: next free slot. ARGV: interval, tolerance. Redis's clock, so every process agrees;
-# the key expires once its slots are in the past. Results go back as strings (Lua numbers
-# are truncated to integers when returned).
+# KEYS: next free slot. ARGV: interval, tolerance, how many slots at most. Redis's clock,
+# so every process agrees; the key expires once its slots are in the past. Results go back
+# as strings (Lua numbers are truncated to integers when returned).
 _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 local ahead = slot - now
-if ahead > tonumber(ARGV[2]) then
-  return {0, tostring(ahead - tonumber(ARGV[2]))}
+if ahead > tolerance then
+  return {0, tostring(ahead - tolerance)}
 end
-redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', math.ceil((ahead + interval) * 1000))
-return {1, tostring(ahead + interval)}
+local n = math.max(1, math.min(tonumber(ARGV[3]), math.floor((tolerance - ahead) / interval) + 1))
+local booked = ahead + n * interval
+redis.call('SET', KEYS[1], tostring(slot + n * interval), 'PX', math.ceil(booked * 1000))
+return {n, tostring(booked)}
 """
 
 
@@ -150,16 +159,84 @@ class RedisSlots:
         self._scripts: dict[int, Any] = {}
         self._warn = OutageWarner(log)
 
-    def reserve(self, key: str, *, interval: float, tolerance: float) -> Reservation:
+    def reserve(
+        self, key: str, *, interval: float, tolerance: float, count: int = 1
+    ) -> Reservation:
         try:
             conn = self._connection()
             script = self._scripts.get(id(conn))
             if script is None:
                 script = self._scripts[id(conn)] = conn.register_script(_RESERVE_LUA)
             granted, ahead = script(
-                keys=[self._key(key)], args=[repr(interval), repr(tolerance)], client=conn
+                keys=[self._key(key)],
+                args=[repr(interval), repr(tolerance), str(count)],
+                client=conn,
             )
         except Exception as exc:  # redis errors, a frozen Redis's timeout...
             self._warn("slots: Redis unavailable (%s); counting in this process only", exc)
-            return self._fallback.reserve(key, interval=interval, tolerance=tolerance)
-        return Reservation(bool(int(granted)), max(0.0, float(ahead)))
+            return self._fallback.reserve(key, interval=interval, tolerance=tolerance, count=count)
+        n = int(granted)
+        return Reservation(n > 0, max(0.0, float(ahead)), n)
+
+
+@dataclass
+class _Lease:
+    left: int  # slots booked on Redis, not spent yet
+    batch: int  # how many the next booking asks for
+    ahead: float  # what the store had booked past its clock, this process's slots included
+    until: float  # when this process stops spending them (and forgets the key)
+    refused: bool = False  # refused until `until`: nothing frees before then
+
+
+class Leases:
+    """Slots booked on the shared store a few at a time for a client that keeps asking,
+    spent in this process without a round trip (a rate limit checked on every API request
+    would otherwise cost each one a Redis call: bench/bench_site.py, "cached API").
+
+    A client's first request books one slot; each batch used up within ``hold`` seconds
+    doubles the next, up to ``max_batch``. Booked slots count against the client at once,
+    so the limit is never exceeded; what a process books and the client never spends
+    (at most ``max_batch - 1`` per process) only makes a busy client's limit that much
+    stricter. A refusal is kept until a slot can fit again.
+    """
+
+    _SWEEP_EVERY = 10_000
+
+    def __init__(
+        self,
+        slots: LocalSlots | RedisSlots,
+        *,
+        max_batch: int,
+        hold: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._slots = slots
+        self._max_batch = max(1, max_batch)
+        self._hold = hold
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._leases: dict[str, _Lease] = {}
+
+    def reserve(self, key: str, *, interval: float, tolerance: float) -> Reservation:
+        now = self._clock()
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is not None and now < lease.until:
+                if lease.refused:
+                    return Reservation(False, lease.until - now, 0)
+                if lease.left > 0:
+                    lease.left -= 1
+                    # As the store would answer (refills since the booking not counted).
+                    return Reservation(True, lease.ahead - lease.left * interval)
+            # Used up in time: the client is busy, book more at once next.
+            batch = 1 if lease is None or now >= lease.until else lease.batch
+            if len(self._leases) > self._SWEEP_EVERY:
+                self._leases = {k: v for k, v in self._leases.items() if v.until > now}
+        got = self._slots.reserve(key, interval=interval, tolerance=tolerance, count=batch)
+        with self._lock:
+            if not got.granted:
+                self._leases[key] = _Lease(0, 1, got.ahead, now + got.ahead, refused=True)
+            else:
+                grown = min(self._max_batch, 2 * batch)
+                self._leases[key] = _Lease(got.count - 1, grown, got.ahead, now + self._hold)
+        return got

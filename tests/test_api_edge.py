@@ -96,6 +96,49 @@ def test_local_slots_refill_at_the_rate() -> None:
     assert not take().granted
 
 
+class CountingSlots(coordination.LocalSlots):
+    """The shared store, counting the round trips a real one would cost."""
+
+    def __init__(self, clock: Any) -> None:
+        super().__init__(clock=clock)
+        self.calls: list[int] = []
+
+    def reserve(self, key: str, *, interval: float, tolerance: float, count: int = 1) -> Any:
+        self.calls.append(count)
+        return super().reserve(key, interval=interval, tolerance=tolerance, count=count)
+
+
+def test_leases_spare_a_busy_client_round_trips_but_never_exceed_the_limit() -> None:
+    now = [0.0]
+    store = CountingSlots(lambda: now[0])
+    one = coordination.Leases(store, max_batch=6, hold=10, clock=lambda: now[0])
+    two = coordination.Leases(store, max_batch=6, hold=10, clock=lambda: now[0])
+    take = lambda leases: leases.reserve("c", interval=0.5, tolerance=59.5)  # noqa: E731
+    # A burst through two processes: exactly the limit, in far fewer store calls (a
+    # process may be refused while the other still holds a slot or five of it).
+    granted = [take(one if n % 2 else two).granted for n in range(200)]
+    assert granted.count(True) == 120
+    assert granted.index(False) >= 120 - 2 * 5
+    assert len(store.calls) < 60
+    assert max(store.calls) == 6
+    # Refused: answered from memory until a slot can fit again (0.5 s later).
+    calls = len(store.calls)
+    assert not take(one).granted
+    assert len(store.calls) == calls
+    now[0] += 0.6
+    assert take(one).granted
+
+
+def test_a_light_client_books_one_slot_at_a_time() -> None:
+    now = [0.0]
+    store = CountingSlots(lambda: now[0])
+    leases = coordination.Leases(store, max_batch=6, hold=10, clock=lambda: now[0])
+    for _ in range(5):
+        assert leases.reserve("c", interval=0.5, tolerance=59.5).granted
+        now[0] += 11  # slower than the lease's hold: nothing is booked ahead for it
+    assert store.calls == [1, 1, 1, 1, 1]
+
+
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
 def test_on_redis_every_process_shares_one_budget(settings, sample: Any) -> None:
     """Two web processes (two RedisSlots, as each process builds its own) count one
@@ -107,6 +150,10 @@ def test_on_redis_every_process_shares_one_budget(settings, sample: Any) -> None
     name = f"api:rate:test-{uuid.uuid4().hex}"
     grants = [s.reserve(name, interval=20.0, tolerance=40.0).granted for s in (one, two) * 2]
     assert grants == [True, True, True, False]
+    # Several at once, as leases book them: only what is left.
+    other = f"{name}-batch"
+    assert one.reserve(other, interval=20.0, tolerance=40.0, count=5).count == 3
+    assert not two.reserve(other, interval=20.0, tolerance=40.0, count=5).granted
     # And through the site: the middleware uses the coordination Redis.
     settings.API_RATE_LIMIT = 1
     client = Client(REMOTE_ADDR=fresh_ip())
