@@ -9,7 +9,7 @@ What it does, start to finish (everything it starts it stops; its database is dr
 2. counts SQL queries per page in-process (Django test client + CaptureQueriesContext),
    uncached and cached;
 3. starts gunicorn with the production config (deploy/gunicorn.conf.py: gthread,
-   keep-alive) but a fixed 2 workers, DEBUG off, Redis db 14 as the cache;
+   keep-alive) but a fixed 2 workers, DEBUG off, Redis db 14 (BENCH_REDIS_URL) as the cache;
 4. throughput: `wrk` alternates the hello-world view (bench/site_urls.py, same gunicorn,
    same middleware) with a cached anime page, several rounds; the ratio is per round;
 5. latency: one sequential client over loopback times uncached pages in several passes
@@ -670,7 +670,8 @@ def render_section(
         ),
         (
             "- Server: production settings (DEBUG off, whitenoise manifest static files, "
-            "django-redis cache on db 14) and `deploy/gunicorn.conf.py` (gthread, 4 threads, "
+            f"django-redis cache on db {REDIS_URL.rsplit('/', 1)[-1]}) and "
+            "`deploy/gunicorn.conf.py` (gthread, 4 threads, "
             f"keep-alive) with {WORKERS} workers and no worker recycling during the run."
         ),
         "",
