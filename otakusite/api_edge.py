@@ -131,13 +131,9 @@ def rate_limit(request: HttpRequest) -> tuple[HttpResponse | None, dict[str, str
     if not slot.granted:
         retry = str(max(1, math.ceil(slot.ahead)))
         headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0"}
-        return json_error(429, Retry_After=retry, **_names(headers)), headers
+        return json_error(429, Retry_After=retry), headers
     remaining = max(0, math.floor((RATE_PERIOD - slot.ahead) / interval + 1e-9))
     return None, {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining)}
-
-
-def _names(headers: dict[str, str]) -> dict[str, str]:
-    return {name.replace("-", "_"): value for name, value in headers.items()}
 
 
 # --------------------------------------------------------------------------- middleware
