@@ -10,6 +10,7 @@ left alone.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -84,26 +85,30 @@ LEASE_SECONDS = 10.0
 
 _slots_lock = threading.Lock()
 _local = coordination.LocalSlots()
-_shared: dict[tuple[str, int], coordination.Leases] = {}
+_shared: dict[int, coordination.LocalSlots | coordination.Leases] = {}
 
 
 def _slots(limit: int) -> coordination.LocalSlots | coordination.Leases:
     """This process's slots without Redis (make run); else the coordination Redis's, booked
-    through leases (this process's slots while Redis fails)."""
-    if not coordination.redis_configured():
-        return _local
+    through leases (this process's slots while Redis fails). Decided once per limit: the
+    settings do not change while a process runs (tests change the limit)."""
+    slots = _shared.get(limit)
+    if slots is not None:
+        return slots
     with _slots_lock:
-        leases = _shared.get(("leases", limit))
-        if leases is None:
-            _shared.clear()  # the limit changed (tests): no lease of the old one is kept
+        _shared.clear()  # the limit changed (tests): no lease of the old one is kept
+        if not coordination.redis_configured():
+            slots = _local
+        else:
             connection, key = coordination.redis_parts()
             redis = coordination.RedisSlots(connection, key=key, fallback=_local, log=log)
             batch = min(LEASE_MAX, limit // LEASE_SHARE)
-            leases = coordination.Leases(redis, max_batch=batch, hold=LEASE_SECONDS)
-            _shared[("leases", limit)] = leases
-        return leases
+            slots = coordination.Leases(redis, max_batch=batch, hold=LEASE_SECONDS)
+        _shared[limit] = slots
+        return slots
 
 
+@functools.lru_cache(maxsize=4096)
 def client_key(address: str) -> str:
     """One budget per IPv4 address, and per /64 for IPv6: one subscriber's network gets
     a whole /64 and could otherwise take a fresh address for every request."""
