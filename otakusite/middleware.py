@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 from collections.abc import Callable
 
@@ -62,3 +64,35 @@ class DegradedMiddleware:
         resilience.close_broken_connections()
         log.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
         return errors.unavailable(request)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The viewer's address for limits per client. Behind the shipped nginx
+    (BEHIND_PROXY) REMOTE_ADDR is nginx: its X-Real-IP is the client as nginx's realip
+    module found it, trusting X-Forwarded-For only from the proxies it lists; nginx sets
+    the header on every request, so a client cannot choose it. Without a proxy the header
+    is anyone's to fake: the connection's address counts."""
+    address = request.META.get("REMOTE_ADDR", "")
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        return request.headers.get("X-Real-IP", address) or address
+    return address
+
+
+@functools.lru_cache(maxsize=4096)  # on every API request (bench_site "cached API")
+def network_of(address: str) -> str:
+    """One client per IPv4 address, and per /64 for IPv6: one subscriber's network gets a
+    whole /64 and could otherwise take a fresh address for every request."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip()[:64]  # a unix socket, a test client: still one client
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d from a dual-stack socket
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    return str(ip)
+
+
+def client_network(request: HttpRequest) -> str:
+    """The client as every limit per client counts it (API, mirror reports, push)."""
+    return network_of(client_ip(request))

@@ -46,6 +46,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG e
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # django-ninja: its docs page then uses its own static Swagger UI (no CDN, fits the CSP).
+    "ninja",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -66,6 +68,9 @@ MIDDLEWARE = [
     # First: the request id (X-Request-ID) and, with LOG_FORMAT=json, the request's log line.
     "otakusite.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # /api/v1/ only: rate limit per client before any work, CORS, errors as JSON
+    # (otakusite/api_edge.py); outside the others, so it sees every answer they give.
+    "otakusite.api_edge.ApiEdgeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "otakusite.middleware.CookieLocaleMiddleware",
@@ -322,6 +327,11 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
 }
+
+# --- Public API (/api/v1/) ------------------------------------------------------
+# Requests a minute per client address (IPv6: per /64), one burst of that size allowed;
+# 0 turns the limit off. Shared by every web process through the coordination Redis.
+API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "120"))
 
 # --- Scraper ------------------------------------------------------------------
 OTAKUDESU_BASE_URL = os.environ.get("OTAKUDESU_BASE_URL", "https://otakudesu.blog").rstrip("/")

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+# Generic, shared with the API's rate limit (the catalogue may not import the scraper).
+from otakusite.coordination import OutageWarner, redis_configured, redis_parts
+
 __all__ = [
     "VIEWER_ACTIVE_SECONDS",
     "Budget",
@@ -41,8 +44,6 @@ logger = logging.getLogger("scraper.budget")
 # A viewer seen this recently makes the crawl keep its share of the budget free.
 VIEWER_ACTIVE_SECONDS = 30.0
 DEFAULT_VIEWER_SHARE = 0.5
-# Without a word from Redis for this long the budget falls back to this process's own.
-_WARN_EVERY = 60.0
 
 
 class Lane(StrEnum):
@@ -217,23 +218,6 @@ return '0'
 """
 
 
-class OutageWarner:
-    """Log a fallback to ``log`` at most once a minute: an outage must not flood the log."""
-
-    def __init__(self, log: logging.Logger) -> None:
-        self._log = log
-        self._last = float("-inf")
-        self._lock = threading.Lock()
-
-    def __call__(self, message: str, *args: object) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._last < _WARN_EVERY:
-                return
-            self._last = now
-        self._log.warning(message, *args)
-
-
 class RedisBudget:
     """The budget on Redis: every process using the same Redis (and key prefix) shares it.
     When Redis fails, this process's :class:`LocalBudget` keeps the rate locally."""
@@ -310,33 +294,6 @@ class RedisBudget:
 
 
 # --------------------------------------------------------------------------- from settings
-
-
-def _alias() -> str:
-    """The cache whose Redis holds shared state: "coordination" (the Redis that never
-    evicts, beside django-q2's queue) when the settings define it, else "default"."""
-    from django.conf import settings
-
-    return "coordination" if "coordination" in settings.CACHES else "default"
-
-
-def redis_configured() -> bool:
-    """Whether shared state lives in Redis (the cache is django-redis)."""
-    from django.conf import settings
-
-    if not settings.configured:
-        return False
-    backend = str(settings.CACHES.get(_alias(), {}).get("BACKEND", ""))
-    return backend.startswith("django_redis")
-
-
-def redis_parts() -> tuple[Callable[[], Any], Callable[[str], str]]:
-    """A connection factory for the coordination Redis and its cache's key function."""
-    from django.core.cache import caches
-    from django_redis import get_redis_connection
-
-    alias = _alias()
-    return (lambda: get_redis_connection(alias)), caches[alias].make_key
 
 
 _shared_lock = threading.Lock()

@@ -42,23 +42,34 @@ def _mirror_busy(exc: mirrors.MirrorBusy) -> JsonResponse:
     return response
 
 
+def resolve_cached(link_id: int) -> dict[str, Any]:
+    """{"ok", "url"} or {"ok": False, "detail"} for one mirror, resolved through the origin
+    (within the shared request budget: MirrorBusy when it has no slot) and kept a while.
+    Shared by /api/mirror/<id>/ and the public API's /api/v1/mirrors/<id>/."""
+    key = f"mirror:{link_id}"
+    data: dict[str, Any] | None = cache.get(key)
+    if data is None:
+        try:
+            url = embed_policy.safe_embed_url(mirrors.resolve_mirror(link_id=link_id))
+            data = {"ok": bool(url), "url": url} if url else {"ok": False, "detail": "bad url"}
+        except mirrors.MirrorBusy:
+            raise  # not cached: a slot may be free in a second
+        except mirrors.MirrorError as exc:
+            data = {"ok": False, "detail": str(exc)[:300]}
+        embed_policy.forget_embed_hosts()
+        cache.set(key, data, MIRROR_OK_SECONDS if data["ok"] else MIRROR_FAIL_SECONDS)
+    return data
+
+
 @require_GET
 def mirror(request: HttpRequest, link_id: int) -> JsonResponse:
     """Resolve one mirror server-side (scraper.mirrors.resolve_mirror) for the player."""
     if not StreamLink.objects.filter(pk=link_id).exists():
         return JsonResponse({"ok": False, "error": _("Mirror tidak ditemukan.")}, status=404)
-    key = f"mirror:{link_id}"
-    data = cache.get(key)
-    if data is None:
-        try:
-            url = embed_policy.safe_embed_url(mirrors.resolve_mirror(link_id=link_id))
-            data = {"ok": bool(url), "url": url} if url else {"ok": False, "detail": "bad url"}
-        except mirrors.MirrorBusy as exc:
-            return _mirror_busy(exc)  # not cached: a slot may be free in a second
-        except mirrors.MirrorError as exc:
-            data = {"ok": False, "detail": str(exc)[:300]}
-        embed_policy.forget_embed_hosts()
-        cache.set(key, data, MIRROR_OK_SECONDS if data["ok"] else MIRROR_FAIL_SECONDS)
+    try:
+        data = resolve_cached(link_id)
+    except mirrors.MirrorBusy as exc:
+        return _mirror_busy(exc)  # not cached: a slot may be free in a second
     if data["ok"] and not embed_policy.embed_url_allowed(data["url"]):
         # Judged on every answer, not cached: an admin's approval applies at once. The URL
         # of a host nobody approved is not handed out (the page's CSP would block it).

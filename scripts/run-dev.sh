@@ -46,6 +46,7 @@ if [ "${AUTO_FIRST_CRAWL:-0}" = "1" ] && $py manage.py help first_crawl >/dev/nu
   $py manage.py first_crawl
 fi
 echo "otakusite: http://$host:$port/  (admin: http://$host:$port/admin/, worker log: $var/worker.log)"
+echo "API: http://$host:$port/api/v1/  (documentation: http://$host:$port/api/v1/docs/)"
 # In the background so that a signal runs the traps at once (bash would wait for a
 # foreground command first); `wait` returns when the site stops or a signal comes.
 $py manage.py runserver "$host:$port" --noreload &

@@ -8,6 +8,9 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Every test client is 127.0.0.1: the suite's API requests would share one budget of 120 a
+# minute. The rate limit's own tests set a low limit (tests/test_api_edge.py).
+os.environ.setdefault("API_RATE_LIMIT", "1000000")
 
 from otakusite.settings import *  # noqa: F403
 

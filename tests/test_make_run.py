@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -104,6 +105,11 @@ def test_make_run_serves_home_and_admin_login(make_run: str) -> None:
         assert "otakusite" in response.read().decode()
     with urllib.request.urlopen(make_run + "/admin/login/", timeout=10) as response:
         assert response.status == 200
+    # The public API, its schema and its documentation page (in-process cache, no Redis).
+    home = json.loads(fetch(make_run + "/api/v1/"))
+    assert set(home) == {"newest_episodes", "ongoing", "completed"}
+    assert json.loads(fetch(make_run + "/api/v1/schema/"))["openapi"].startswith("3.1")
+    assert "swagger-ui" in fetch(make_run + "/api/v1/docs/")
 
 
 def fetch(url: str) -> str:
@@ -126,6 +132,11 @@ def test_make_demo_fills_the_site_from_the_fake_origin(tmp_path) -> None:
         episode = next(e for a in truth.anime.values() for e in a.episodes)
         page = fetch(f"{url}/episode/{episode.slug}/")
         assert f"localhost:{origin_port}/embed/" in page  # the fake origin's embed host
+        # The same catalogue through the public API.
+        groups = json.loads(fetch(url + "/api/v1/anime/"))["groups"]
+        assert sorted(a["slug"] for g in groups for a in g["anime"]) == sorted(truth.anime)
+        detail = json.loads(fetch(f"{url}/api/v1/episodes/{episode.slug}/"))
+        assert detail["default_embed_url"].startswith(f"http://localhost:{origin_port}/embed/")
         # The demo copies the origin's posters to our domain (manage.py fetch_posters).
         poster = re.search(r"/media/posters/[0-9a-f]+-w?\d+\.webp", fetch(url + "/"))
         assert poster, "the home page shows no poster of ours"

@@ -99,7 +99,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("nginxcache")
     redis = start_redis(tmp)
     with running(redis), FakeOrigin(seed=5, size=8) as origin:
-        env = crawled_site_env(tmp, origin.base_url, REDIS_URL=redis.url(0))
+        # BEHIND_PROXY as in docker-compose.yml: Django takes the client from nginx. A low
+        # API limit (a slot every 12 s): spent by a few requests however slow the machine.
+        env = crawled_site_env(
+            tmp, origin.base_url, REDIS_URL=redis.url(0), BEHIND_PROXY="1", API_RATE_LIMIT="5"
+        )
         web = start_gunicorn(env, tmp, workers=2)
         with running(web):
             port = free_port()
@@ -227,6 +231,37 @@ def test_health_and_the_mirror_endpoint_are_never_cached(site: Site) -> None:
     posted = httpx.post(site.nginx + "/", headers={"Host": HOST}, timeout=30)
     assert posted.status_code in {403, 405}
     assert status(posted) in {None, "MISS", "BYPASS"}
+
+
+def test_the_public_api_is_never_cached_here_and_limits_each_real_client(site: Site) -> None:
+    """/api/v1/ passes through: a new episode shows at once (no one-second copy), and the
+    rate limit counts each client by the address nginx found (a trusted proxy's
+    X-Forwarded-For here), which a client cannot fake with X-Real-IP."""
+    path = f"/api/v1/anime/{site.slugs[4]}/"
+    first = site.get(path)
+    assert first.status_code == 200
+    assert status(first) is None
+    episode = site.new_episode(site.slugs[4])
+    after = site.get(path, headers={"If-None-Match": first.headers["etag"]})
+    assert after.status_code == 200
+    assert episode.split("/")[2] in {e["slug"] for e in after.json()["episodes"]}
+
+    # One client behind a trusted proxy; each request claims another X-Real-IP, which
+    # nginx overwrites: all count on one budget, spent by about its size in requests.
+    one = {"X-Forwarded-For": "203.0.113.7"}
+    limit = int(site.get("/api/v1/genres/", headers=one).headers["x-ratelimit-limit"])
+    refused = None
+    for n in range(3 * limit):
+        response = site.get("/api/v1/", headers={**one, "X-Real-IP": f"198.51.100.{n % 250}"})
+        if response.status_code == 429:
+            refused = response
+            break
+        assert response.status_code == 200
+    assert refused is not None, f"{3 * limit} requests of one client were never limited"
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) >= 1
+    other = site.get("/api/v1/genres/", headers={"X-Forwarded-For": "203.0.113.8"})
+    assert other.status_code == 200
 
 
 def test_pages_are_compressed(site: Site) -> None:
