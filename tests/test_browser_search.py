@@ -4,7 +4,6 @@ a misspelt title typed in the top bar, then filters, a chip, a sort and "Acak"."
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -12,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from catalog.models import Anime
-from scraper.solver import CHROMIUM_ARGS
 from tests.site_factories import make_anime, make_genre
+from tests.test_browser import chromium  # noqa: F401  (fixture)
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 PHONE = {"width": 390, "height": 844}
@@ -27,15 +26,6 @@ pytestmark = [
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are the
 # test's own, not concurrent.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -67,7 +57,7 @@ def params(page) -> dict[str, list[str]]:
     return parse_qs(urlsplit(page.url).query)
 
 
-def test_misspelt_title_then_filters_chip_sort_and_random(chromium, site: str) -> None:
+def test_misspelt_title_then_filters_chip_sort_and_random(chromium, site: str) -> None:  # noqa: F811
     context = chromium.new_context(viewport=PHONE, locale="id-ID")
     page = context.new_page()
     problems: list[str] = []

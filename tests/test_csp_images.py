@@ -6,7 +6,6 @@ refused (so the check would notice a page that needed one)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ from catalog.models import Anime
 from scraper import posters as fetcher
 from tests.fake_origin.posters import poster_jpeg
 from tests.site_factories import SampleCatalogue, build_sample_catalogue
+from tests.test_browser import chromium  # noqa: F401  (fixture)
 from tests.test_site_security import csp_of
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -76,21 +76,10 @@ _SCROLL_TO_BOTTOM = """async () => {
 }"""
 
 
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    from scraper.solver import CHROMIUM_ARGS
-
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
-        yield browser
-        browser.close()
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
-def test_pages_load_every_picture_without_a_csp_violation(live_server, settings, chromium) -> None:
+def test_pages_load_every_picture_without_a_csp_violation(live_server, settings, chromium) -> None:  # noqa: F811
     from tests import test_browser
 
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM calls here are the test's
