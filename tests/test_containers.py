@@ -222,6 +222,9 @@ def _scale_profile_checks(deployment: Deployment) -> None:
         f"@db-replica:3306/{env['MARIADB_DATABASE']}"
     )
     stack.profiles.append("scale")
+    # The stand-ins' tags are shared by every run on this machine: another checkout's run
+    # may have retagged its own mariadb stand-in since this module's start.
+    images.ensure_stand_ins(images.ensure_base())
     # Recreated, since the .env change is not part of the service definitions podman-compose
     # compares; nginx is recreated with web and so resolves both web containers.
     stack.compose("up", "-d", "--force-recreate", "--scale", "web=2")
