@@ -24,6 +24,8 @@ from tests.containers.images import HERE, REPO_ROOT, podman
 from tests.procs import free_port, wait_until
 
 SERVICES = ("db", "redis", "redis-cache", "web", "worker", "nginx")
+# The opt-in profile's extra service (docker-compose.yml: `--profile scale`).
+SCALE_SERVICES = ("db-replica",)
 COMPOSE = str(Path(sys.executable).with_name("podman-compose"))
 HEALTH_DEADLINE = 300.0
 
@@ -45,6 +47,9 @@ class Stack:
     # Volumes the images declare (VOLUME) that no Compose volume covers, e.g. redis-cache's
     # /data: `down -v` leaves them, the test removes them.
     anonymous_volumes: set[str] = field(default_factory=set)
+    # Compose profiles switched on (`--profile`), given to every later command so that
+    # `down` also removes their services.
+    profiles: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls, folder: Path, *, tag: str, extra_env: dict[str, str]) -> Stack:
@@ -63,6 +68,10 @@ class Stack:
             "MARIADB_USER": "otakusite",
             "MARIADB_PASSWORD": secrets.token_hex(16),
             "MARIADB_ROOT_PASSWORD": secrets.token_hex(16),
+            # db creates the account on its first start, as a new deployment that may
+            # later add the replica (README.md, "Read replica").
+            "MARIADB_REPLICATION_USER": "repl",
+            "MARIADB_REPLICATION_PASSWORD": secrets.token_hex(16),
             "HTTP_PORT": str(stack.http_port),
             "OTAKUSITE_TAG": tag,
             "AUTO_FIRST_CRAWL": "0",
@@ -70,9 +79,13 @@ class Stack:
             "Q_WORKERS": "1",
             **extra_env,
         }
-        lines = [f"{k}={v}" for k, v in stack.env.items()]
-        (folder / ".env").write_text("\n".join(lines) + "\n")
+        stack.write_env()
         return stack
+
+    def write_env(self, **changes: str) -> None:
+        self.env.update(changes)
+        lines = [f"{k}={v}" for k, v in self.env.items()]
+        (self.folder / ".env").write_text("\n".join(lines) + "\n")
 
     # --- podman-compose and podman ---------------------------------------------------
     def compose(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -82,7 +95,10 @@ class Stack:
         if args[0] == "down":
             self.anonymous_volumes |= self._anonymous_volumes()
         command = [COMPOSE, "-p", self.project, "-f", "docker-compose.yml"]
-        command += ["-f", "compose.origin.yml", *args]
+        command += ["-f", "compose.origin.yml"]
+        for profile in self.profiles:
+            command += ["--profile", profile]
+        command += args
         done = subprocess.run(
             command,
             cwd=self.folder,
@@ -122,11 +138,12 @@ class Stack:
         for volume in sorted(self.anonymous_volumes):
             podman("volume", "rm", "--force", volume, check=False)
 
-    def container(self, service: str) -> str:
-        return f"{self.project}_{service}_1"
+    def container(self, service: str, replica: int = 1) -> str:
+        return f"{self.project}_{service}_{replica}"
 
-    def exec(self, service: str, *command: str, timeout: float = 900) -> str:
-        done = podman("exec", self.container(service), *command, check=False, timeout=timeout)
+    def exec(self, service: str, *command: str, timeout: float = 900, replica: int = 1) -> str:
+        container = self.container(service, replica)
+        done = podman("exec", container, *command, check=False, timeout=timeout)
         if done.returncode != 0:
             raise AssertionError(
                 f"{' '.join(command)} in {service} exited {done.returncode}:\n"
@@ -134,12 +151,14 @@ class Stack:
             )
         return done.stdout
 
-    def healthy(self, service: str) -> bool:
+    def healthy(self, service: str, replica: int = 1) -> bool:
         """The service's own health check (the Compose file's) passes right now."""
-        return podman("healthcheck", "run", self.container(service), check=False).returncode == 0
+        container = self.container(service, replica)
+        return podman("healthcheck", "run", container, check=False).returncode == 0
 
     def wait_healthy(self, *services: str) -> None:
-        for service in services or SERVICES:
+        default = SERVICES + (SCALE_SERVICES if "scale" in self.profiles else ())
+        for service in services or default:
             wait_until(
                 lambda s=service: self.healthy(s),
                 f"{service} healthy",
@@ -147,14 +166,15 @@ class Stack:
                 interval=1.0,
             )
 
-    def logs(self, service: str) -> str:
-        done = podman("logs", "--tail", "60", self.container(service), check=False)
+    def logs(self, service: str, replica: int = 1, tail: str = "60") -> str:
+        done = podman("logs", "--tail", tail, self.container(service, replica), check=False)
         return done.stdout + done.stderr
 
     # --- the site through nginx ------------------------------------------------------
-    def get(self, path: str) -> Page:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Page:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}{path}", headers={"Host": "localhost"}
+            f"http://127.0.0.1:{self.http_port}{path}",
+            headers={"Host": "localhost", **(headers or {})},
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
