@@ -31,18 +31,6 @@ pytestmark = [
 ]
 
 
-class FollowWatcher(Watcher):
-    """Watcher, except for the push box's question whether the site sends notifications:
-    /push/key/ answers 404 when no VAPID keys are configured (as here), which Chromium
-    logs as a failed resource; the notification tests configure keys."""
-
-    def _console(self, message) -> None:
-        url = (message.location or {}).get("url", "")
-        if "Failed to load resource" in message.text and url.endswith("/push/key/"):
-            return
-        super()._console(message)
-
-
 BODY_BACKGROUND = "getComputedStyle(document.body).backgroundColor"
 DARK_BG = "rgb(15, 17, 23)"
 LIGHT_BG = "rgb(246, 247, 251)"
@@ -68,7 +56,7 @@ def test_follow_from_a_card_then_diikuti_and_the_rail_mark_new_episodes(
     anime = sample.ongoing
     context = chromium.new_context(viewport=PHONE, locale="id-ID")
     page = context.new_page()
-    watcher = FollowWatcher(page)
+    watcher = Watcher(page)
 
     page.goto(site + "/")
     assert page.locator("[data-follow-rail]").is_hidden()  # nothing followed yet
@@ -135,7 +123,7 @@ def test_export_then_import_into_a_fresh_browser(browser_site, chromium, tmp_pat
     site, sample = browser_site
     context = chromium.new_context(viewport=DESKTOP, locale="id-ID")
     page = context.new_page()
-    watcher = FollowWatcher(page)
+    watcher = Watcher(page)
     follow_from_card(page, site, "/ongoing/", sample.ongoing.slug)
     page.goto(site + sample.completed.get_absolute_url())
     page.locator(".follow-btn-page").click()
@@ -163,7 +151,7 @@ def test_export_then_import_into_a_fresh_browser(browser_site, chromium, tmp_pat
     # Another device: empty, then the file is imported.
     fresh = chromium.new_context(viewport=PHONE, locale="id-ID")
     other = fresh.new_page()
-    other_watcher = FollowWatcher(other)
+    other_watcher = Watcher(other)
     other.goto(site + "/diikuti/")
     assert other.locator("[data-follow-empty]").is_visible()
     other.set_input_files("[data-follow-import]", str(saved))
@@ -211,7 +199,7 @@ def test_theme_follows_the_system_switches_and_is_kept_before_first_paint(
            }).observe(document, {childList: true, subtree: true});"""
     )
     page = context.new_page()
-    watcher = FollowWatcher(page)
+    watcher = Watcher(page)
     page.goto(site + "/")
     toggle = page.locator("[data-theme-toggle]")
     assert toggle.get_attribute("aria-label") == "Tema: ikuti sistem"
@@ -243,7 +231,7 @@ def test_keyboard_shortcuts(browser_site, chromium) -> None:
     first, second = sample.episodes[0], sample.episodes[1]
     context = chromium.new_context(viewport=DESKTOP, locale="id-ID")
     page = context.new_page()
-    watcher = FollowWatcher(page)
+    watcher = Watcher(page)
     page.goto(site + first.get_absolute_url())
     page.keyboard.press("n")
     page.wait_for_url(f"**{second.get_absolute_url()}")
@@ -271,7 +259,7 @@ def test_corrupt_storage_is_a_fresh_start(browser_site, chromium) -> None:
     site, sample = browser_site
     context = chromium.new_context(viewport=PHONE, locale="id-ID")
     page = context.new_page()
-    watcher = FollowWatcher(page)
+    watcher = Watcher(page)
     page.goto(site + "/diikuti/")
     page.evaluate(
         """() => {
