@@ -127,18 +127,21 @@
         (u.port === "" && hosts.indexOf(u.hostname.toLowerCase()) !== -1);
     }
 
+    // "Coba mirror berikutnya: <quality> <provider>" after the status text.
+    function offerNext(nextButton) {
+      var retry = document.createElement("button");
+      retry.type = "button";
+      retry.className = "linkish";
+      retry.textContent = (status.dataset.nextLabel || "") + " " + nextButton.dataset.quality + " " + nextButton.dataset.provider;
+      retry.addEventListener("click", function () { choose(nextButton, true); });
+      status.appendChild(document.createTextNode(" "));
+      status.appendChild(retry);
+    }
+
     function say(text, nextButton, isError) {
       status.textContent = text;
       status.classList.toggle("error", Boolean(isError || nextButton));
-      if (nextButton) {
-        var retry = document.createElement("button");
-        retry.type = "button";
-        retry.className = "linkish";
-        retry.textContent = (status.dataset.nextLabel || "") + " " + nextButton.dataset.quality + " " + nextButton.dataset.provider;
-        retry.addEventListener("click", function () { choose(nextButton, true); });
-        status.appendChild(document.createTextNode(" "));
-        status.appendChild(retry);
-      }
+      if (nextButton) { offerNext(nextButton); }
     }
 
     function activate(button) {
@@ -250,15 +253,7 @@
           button.dataset.health = button.dataset.health || "reported";
           say(data.message || "");
           var next = nextWorking(button);
-          if (next) {
-            var retry = document.createElement("button");
-            retry.type = "button";
-            retry.className = "linkish";
-            retry.textContent = (status.dataset.nextLabel || "") + " " + next.dataset.quality + " " + next.dataset.provider;
-            retry.addEventListener("click", function () { choose(next, true); });
-            status.appendChild(document.createTextNode(" "));
-            status.appendChild(retry);
-          }
+          if (next) { offerNext(next); }
         }).catch(function () {
           report.disabled = false;
           say(report.dataset.failLabel || "", null, true);
