@@ -45,7 +45,15 @@ run: migrate
 demo: migrate
 	DEBUG=$${DEBUG:-1} PY=$(PY) scripts/demo.sh $(HOST) $(PORT)
 
-test: venv
+# The npm tools of the accessibility tests and bench_lighthouse (dev only), from
+# package-lock.json, again only when the lock is newer than the last install (npm ci
+# deletes and refetches everything). Without npm those tests and the bench skip and say so.
+node_modules/.installed: package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the axe-core tests and bench_lighthouse will skip"; fi
+
+test: venv node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -58,7 +66,7 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: venv
+bench: venv node_modules/.installed
 	@for f in bench/bench_*.py; do echo "== $$f"; DEBUG=1 $(PY) $$f || exit 1; done
 
 # The production images (README.md, "Deployment"): otakusite-web and otakusite-worker tagged
