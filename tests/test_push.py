@@ -246,6 +246,27 @@ def test_subscription_changes_are_rate_limited_per_client(sample, service):
     )
 
 
+def test_the_limit_outlives_an_evicted_page_cache(sample, service, settings):
+    """The count is kept where nothing is evicted (the coordination store): a page cache
+    emptied by memory pressure, or flushed, gives a client no fresh budget."""
+    from django.core.cache import caches
+
+    from catalog import pwa
+
+    locmem = "django.core.cache.backends.locmem.LocMemCache"
+    settings.CACHES = {
+        "default": {"BACKEND": locmem, "LOCATION": "push-pages"},
+        "coordination": {"BACKEND": locmem, "LOCATION": "push-coordination"},
+    }
+    fan = service.new_browser()
+    for _ in range(pwa.RATE_LIMIT):
+        assert (
+            subscribe(Client(), service.subscription(fan), [sample.ongoing.slug]).status_code == 200
+        )
+    caches["default"].clear()
+    assert subscribe(Client(), service.subscription(fan), [sample.ongoing.slug]).status_code == 429
+
+
 def test_without_vapid_keys_no_push_is_offered(sample, settings):
     settings.VAPID_PRIVATE_KEY = ""
     assert Client().get(reverse("catalog:push_key")).json() == {"enabled": False}
