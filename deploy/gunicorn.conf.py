@@ -31,6 +31,13 @@ MAX_WORKER_MB = int(os.environ.get("GUNICORN_MAX_WORKER_MB", "512"))
 MEMORY_CHECK_EVERY = 100
 # Heartbeat files in memory: /tmp may be a slow overlay in containers.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108, PTH112
+# gunicorn >= 25 opens a control socket for gunicornc at one path per user
+# ($HOME/.gunicorn/gunicorn.ctl): every gunicorn of that user on a host takes the same
+# path, and the first to stop removes the others'. Nothing here uses it (operators signal
+# the master: HUP, TERM, TTIN/TTOU); GUNICORN_CONTROL_SOCKET=<path> opens one there.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 # Only nginx talks to gunicorn (a private Compose network), so its X-Forwarded-* are trusted.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 accesslog: str | None = "-"

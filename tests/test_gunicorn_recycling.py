@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import pytest
 
 from tests.edge_helpers import crawled_site_env
 from tests.fake_origin import FakeOrigin
-from tests.procs import Web, running, start_gunicorn, start_redis
+from tests.procs import Web, running, start_gunicorn, start_redis, wait_until
 
 pytestmark = pytest.mark.operation
 
@@ -112,3 +113,24 @@ def test_a_worker_over_its_memory_limit_is_recycled_without_dropping_connections
     assert result.non_2xx == 0, result.output
     assert "recycling it once its open connections are done" in log
     assert recycled >= 1, log[-3000:]
+
+
+def test_gunicorns_sharing_a_host_open_no_shared_control_socket(site: Site) -> None:
+    """gunicorn >= 25 opens a control socket (for gunicornc) at one path per user,
+    $HOME/.gunicorn/gunicorn.ctl: every gunicorn of a user on a host took the same path,
+    and the first to stop removed the others'. The shipped config opens none unless an
+    operator names one (GUNICORN_CONTROL_SOCKET)."""
+    home = site.tmp / "home"
+    home.mkdir()
+    env = {key: value for key, value in site.env.items() if key != "XDG_RUNTIME_DIR"}
+    env["HOME"] = str(home)
+    named = site.tmp / "control" / "web.ctl"
+    plain = start_gunicorn(env, site.tmp, workers=1)
+    with running(plain):
+        asked = start_gunicorn(env, site.tmp, workers=1, GUNICORN_CONTROL_SOCKET=str(named))
+        with running(asked):
+            assert plain.get(site.anime_path).status_code == 200
+            assert asked.get(site.anime_path).status_code == 200
+            wait_until(named.exists, "the named control socket", process=asked.process)
+            assert stat.S_ISSOCK(named.stat().st_mode)
+            assert not (home / ".gunicorn").exists()
