@@ -360,7 +360,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(port: int, log_path: Path, env: dict[str, str] | None = None) -> Iterator[None]:
+def gunicorn(port: int, log_path: Path, env: dict[str, str] | None = None) -> Iterator[list[int]]:
+    """A gunicorn answering on `port`; yields its workers' process ids (fixed for the run:
+    no recycling), whose CPU time the throughput rounds read."""
     command = [
         str(REPO / ".venv" / "bin" / "gunicorn"),
         "-c",
@@ -397,7 +399,7 @@ def gunicorn(port: int, log_path: Path, env: dict[str, str] | None = None) -> It
             if time.monotonic() > deadline:
                 raise SystemExit("gunicorn did not answer /healthz within 60 s")
             time.sleep(0.2)
-        yield
+        yield worker_pids(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -405,6 +407,24 @@ def gunicorn(port: int, log_path: Path, env: dict[str, str] | None = None) -> It
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def worker_pids(master: int) -> list[int]:
+    deadline = time.monotonic() + 60
+    while True:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        if len(children) >= WORKERS or time.monotonic() > deadline:
+            return [int(pid) for pid in children]
+        time.sleep(0.2)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux /proc)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def fetch(port: int, path: str, conn: http.client.HTTPConnection | None = None) -> tuple[int, int]:
@@ -423,7 +443,19 @@ def fetch(port: int, path: str, conn: http.client.HTTPConnection | None = None) 
 # --- Throughput --------------------------------------------------------------------------
 
 
-def wrk_rps(port: int, path: str, seconds: int = WRK_SECONDS) -> float:
+@dataclass
+class WrkRun:
+    rps: float
+    cpu_per_request: float  # seconds of the gunicorn workers' CPU per answered request
+
+
+# The workers of each gunicorn the run started, by port (set in main()).
+_workers: dict[int, list[int]] = {}
+
+
+def wrk_rps(port: int, path: str, seconds: int = WRK_SECONDS) -> WrkRun:
+    pids = _workers[port]
+    cpu_before = cpu_seconds(pids)
     out = subprocess.run(
         [
             "wrk",
@@ -439,12 +471,14 @@ def wrk_rps(port: int, path: str, seconds: int = WRK_SECONDS) -> float:
         check=True,
         timeout=seconds + 30,
     ).stdout
+    cpu = cpu_seconds(pids) - cpu_before
     if "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit(f"wrk saw errors on {path}:\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not match:
+    count = re.search(r"(\d+) requests in", out)
+    if not match or not count:
         raise SystemExit(f"cannot read wrk output:\n{out}")
-    return float(match.group(1))
+    return WrkRun(float(match.group(1)), cpu / max(1, int(count.group(1))))
 
 
 @dataclass
@@ -452,6 +486,7 @@ class Throughput:
     labels: list[str]
     sizes: list[int]  # body bytes per label
     rounds: list[list[float]]  # req/s per label, one list per round
+    cpu: list[list[float]]  # the workers' CPU seconds per request, per label, per round
 
 
 def measure_throughput(port: int, port_no_near: int, cat: Catalogue) -> Throughput:
@@ -479,13 +514,14 @@ def measure_throughput(port: int, port_no_near: int, cat: Catalogue) -> Throughp
             assert status == 200, (path, status)
         sizes.append(size)
         wrk_rps(target_port, path, 1)
-    rounds = []
+    rounds, cpu = [], []
     for r in range(WRK_ROUNDS):
         # Alternate the order so drift in background load hits every path alike.
         order = labels if r % 2 == 0 else labels[::-1]
         got = {label: wrk_rps(*targets[label]) for label in order}
-        rounds.append([got[label] for label in labels])
-    return Throughput(labels, sizes, rounds)
+        rounds.append([got[label].rps for label in labels])
+        cpu.append([got[label].cpu_per_request for label in labels])
+    return Throughput(labels, sizes, rounds, cpu)
 
 
 # --- Latency -------------------------------------------------------------------------------
@@ -633,7 +669,25 @@ def percentile(values: list[float], q: float) -> float:
 def machine_line() -> str:
     cpu = mdsection.cpu_model()
     python = platform.python_version()
-    return f"{os.cpu_count()} cores ({cpu}), {platform.machine()}, Python {python}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {platform.machine()}, Python {python}; "
+        f"its speed today: a fixed pure-Python loop takes {cpu_reference() * 1e3:.0f} ms "
+        "(best of 5), to compare runs on machines whose host gives them more or less"
+    )
+
+
+def cpu_reference() -> float:
+    """Seconds one core takes for a fixed Python loop. Machines of the same kind have given
+    hello world 1,200 req/s one day and 4,000 another (their host's load): this figure
+    says which kind of day a run had, since it moves every absolute number here."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for i in range(3_000_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def render_section(
@@ -704,18 +758,21 @@ def render_section(
             ),
             "",
             (
-                "Other jobs on the machine now and then halve whatever runs at that moment "
-                "(the rounds near 1,300 req/s): a dip in the hello-world run inflates that "
-                "round's ratios, a dip in a page's run deflates its own. Two estimates that "
-                "resist it: the median of the per-round ratios, and the best round of the URL "
-                "over the best round of hello world (load only ever lowers a rate)."
+                "Other jobs on the machine (it is a virtual machine sharing its host) now and "
+                "then halve whatever runs at that moment: a dip in the hello-world run "
+                "inflates that round's ratios, a dip in a page's run deflates its own. Three "
+                "estimates that resist it: the median of the per-round ratios, the best round "
+                "of the URL over the best round of hello world (load only ever lowers a rate), "
+                "and the gunicorn workers' own CPU time per answered request (from /proc, "
+                "median of the rounds), which counts the work a request costs rather than "
+                "the time the machine gave it."
             ),
             "",
             (
                 "| URL | body | req/s per round | ratio to hello world per round "
-                "| median ratio | best / best |"
+                "| median ratio | best / best | worker CPU per request |"
             ),
-            "|---|---:|---|---|---:|---:|",
+            "|---|---:|---|---|---:|---:|---:|",
         ]
         best_hello = max(r[0] for r in throughput.rounds)
         for i, label in enumerate(throughput.labels):
@@ -725,8 +782,10 @@ def render_section(
                 f"| {label} | {_size(throughput.sizes[i])} "
                 f"| {' / '.join(f'{v:,.0f}' for v in rps)} "
                 f"| {' / '.join(f'{v:.2f}' for v in ratios)} "
-                f"| **{statistics.median(ratios):.2f}** | **{max(rps) / best_hello:.2f}** |"
+                f"| **{statistics.median(ratios):.2f}** | **{max(rps) / best_hello:.2f}** "
+                f"| {statistics.median(r[i] for r in throughput.cpu) * 1e6:,.0f} µs |"
             )
+        lines += ["", api_versus_page(throughput)]
     lines += [
         "",
         "### Latency of uncached pages (goal: p95 < 50 ms)",
@@ -778,6 +837,21 @@ def render_section(
     for label, url, cold, warm in queries:
         lines.append(f"| {label} | `{url}` | {cold} | {warm} |")
     return "\n".join(lines) + "\n"
+
+
+def api_versus_page(throughput: Throughput) -> str:
+    """The API's goal in one line: its cached answer against the cached page, per round."""
+    page = throughput.labels.index("cached anime page")
+    api = throughput.labels.index("cached API: the same anime as JSON")
+    ratios = [r[api] / r[page] for r in throughput.rounds]
+    cpu = statistics.median(c[api] for c in throughput.cpu)
+    cpu_page = statistics.median(c[page] for c in throughput.cpu)
+    return (
+        "Cached API answer against the cached page of the same anime (goal: at least as "
+        f"fast): req/s ratio per round {' / '.join(f'{v:.2f}' for v in ratios)}, median "
+        f"**{statistics.median(ratios):.2f}**; worker CPU per request {cpu * 1e6:,.0f} µs "
+        f"against {cpu_page * 1e6:,.0f} µs (**{cpu / cpu_page:.2f}** of the page's)."
+    )
 
 
 def write_section(section: str) -> None:
@@ -848,9 +922,10 @@ def main(argv: list[str]) -> int:
         clear_bench_cache()
         port, port_no_near = free_port(), free_port()
         with (
-            gunicorn(port, tmp / "gunicorn.log"),
-            gunicorn(port_no_near, tmp / "gunicorn-no-near.log", {"NEAR_CACHE": "0"}),
+            gunicorn(port, tmp / "gunicorn.log") as workers,
+            gunicorn(port_no_near, tmp / "gunicorn-no-near.log", {"NEAR_CACHE": "0"}) as others,
         ):
+            _workers.update({port: workers, port_no_near: others})
             throughput = (
                 measure_throughput(port, port_no_near, cat) if shutil.which("wrk") else None
             )
