@@ -204,6 +204,9 @@ def _watch(
             _("Origin %(base)s tidak terjangkau lebih dari %(minutes)s menit: %(error)s")
             % {"base": base, "minutes": f"{minutes:g}", "error": error},
             after=datetime.timedelta(minutes=minutes),
+            # The failing requests began with the run, not when its retries gave up: a
+            # run that spent the whole threshold failing alerts at its end.
+            began=run.started_at,
         )
     elif run.pages_fetched:
         alerts.recovered("unreachable")

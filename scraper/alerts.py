@@ -104,12 +104,20 @@ def _deliver(state: AlertState, text: str, now: datetime.datetime) -> bool:
     return delivered
 
 
-def problem(cause: str, message: str, *, after: datetime.timedelta | None = None) -> bool:
-    """``cause`` is failing (``message`` says how). Alert once it has been failing for
-    ``after`` (from the first report since it last cleared). True when an alert went out."""
+def problem(
+    cause: str,
+    message: str,
+    *,
+    after: datetime.timedelta | None = None,
+    began: datetime.datetime | None = None,
+) -> bool:
+    """``cause`` is failing (``message`` says how), since ``began`` (default now) unless an
+    earlier report since it last cleared says longer. Alert once it has been failing for
+    ``after``. True when an alert went out."""
     now = timezone.now()
     state = _state(cause)
-    AlertState.objects.filter(pk=state.pk, since__isnull=True).update(since=now, announced=False)
+    first = min(began, now) if began else now
+    AlertState.objects.filter(pk=state.pk, since__isnull=True).update(since=first, announced=False)
     AlertState.objects.filter(pk=state.pk).update(message=message[:1000])
     state.refresh_from_db()
     if state.since is not None and after and now - state.since < after:

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 
 import pytest
 from django.db.models import F
+from django.utils import timezone
 
-from catalog.models import AlertState
+from catalog.models import AlertState, ScrapeRun
 from scraper import alerts
+from scraper.alarms import watch_run
+from scraper.client import FetchError
 from scraper.crawl import CrawlError, run_crawl
 from tests.alert_receiver import Receiver, receiver
 from tests.fake_origin import FakeOrigin
@@ -143,6 +146,33 @@ def test_origin_unreachable_longer_than_the_setting_alerts_then_recovers(
         assert crawl_ongoing(back.base_url).status == "ok"
     assert hooks.texts()[-1].startswith("[otakusite] Pulih: ")
     assert AlertState.objects.get(cause="unreachable").since is None
+
+
+def test_a_run_that_failed_for_the_whole_threshold_alerts_at_its_end(
+    hooks: Hooks, settings
+) -> None:
+    """The outage is timed from the run's first request, not from the moment its retries
+    gave up: a run that kept failing for longer than ALERT_UNREACHABLE_MINUTES alerts at
+    once, without waiting for the next run."""
+    settings.ALERT_UNREACHABLE_MINUTES = 30
+    with FakeOrigin(seed=3, size=20) as origin:
+        pass  # stopped: its port refuses connections now
+    long_ago = timezone.now() - datetime.timedelta(minutes=31)
+    run = ScrapeRun.objects.create(kind="ongoing", base_url=origin.base_url)
+    ScrapeRun.objects.filter(pk=run.pk).update(started_at=long_ago)
+    run.refresh_from_db()
+    url = f"{origin.base_url}/ongoing-anime/"
+    error = FetchError(f"{url}: connection refused", url=url, status=None, attempts=3)
+    watch_run(run, error, challenge_failed=False, parsed_kinds=(), alarm_kinds=())
+    [text] = hooks.texts()
+    assert "tidak terjangkau" in text
+    assert AlertState.objects.get(cause="unreachable").since == long_ago
+    # A run that has failed only briefly does not alert.
+    alerts.recovered("unreachable")
+    brief = ScrapeRun.objects.create(kind="ongoing", base_url=origin.base_url)
+    watch_run(brief, error, challenge_failed=False, parsed_kinds=(), alarm_kinds=())
+    assert len(hooks.texts()) == 2  # only the recovery was added
+    assert hooks.texts()[-1].startswith("[otakusite] Pulih: ")
 
 
 def test_a_challenge_the_solver_cannot_pass_alerts_and_recovers(hooks: Hooks, settings) -> None:
