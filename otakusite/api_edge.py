@@ -50,10 +50,6 @@ EXPOSED = "ETag, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining"
 PREFLIGHT_SECONDS = 86400
 # Headers a preflight may ask for: anything, but not an unbounded echo.
 MAX_REQUESTED_HEADERS = 500
-# JSON is no document to run or frame: the fixed policy of an API answer, in place of the
-# pages' CSP and X-Frame-Options layers it skips (otakusite/pagelayers.py). The HTML docs
-# page keeps the site's own, set inside this middleware.
-JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
 # A client's budget: a minute of requests, usable as one burst.
 RATE_PERIOD = 60.0
 
@@ -172,8 +168,6 @@ def _preflight(request: HttpRequest) -> HttpResponse:
 def _cors(response: HttpResponse) -> HttpResponse:
     response["Access-Control-Allow-Origin"] = "*"
     response["Access-Control-Expose-Headers"] = EXPOSED
-    response.headers.setdefault("Content-Security-Policy", JSON_CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 

@@ -72,17 +72,15 @@ MIDDLEWARE = [
     # (otakusite/api_edge.py); outside the others, so it sees every answer they give.
     "otakusite.api_edge.ApiEdgeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # otakusite.pagelayers.*: Django's own middleware, skipped for the API's JSON answers,
-    # which have no session, user, language or HTML (otakusite/pagelayers.py says why).
-    "otakusite.pagelayers.SessionMiddleware",
-    "otakusite.pagelayers.CookieLocaleMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "otakusite.middleware.CookieLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.http.ConditionalGetMiddleware",
-    "otakusite.pagelayers.CsrfViewMiddleware",
-    "otakusite.pagelayers.AuthenticationMiddleware",
-    "otakusite.pagelayers.MessageMiddleware",
-    "otakusite.pagelayers.XFrameOptionsMiddleware",
-    "otakusite.pagelayers.ContentSecurityPolicyMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Last, so it is the first to see a view's exception: with the database unreachable it
     # answers with the page's last good copy or the 503 page (otakusite/middleware.py).
     "otakusite.middleware.DegradedMiddleware",

@@ -206,52 +206,6 @@ def test_head_answers_like_get_without_a_body(client: Client, sample: Any) -> No
     assert head["Content-Length"] == str(len(got.content))
 
 
-# --- Page-only layers (otakusite/pagelayers.py) -------------------------------------------
-
-
-def test_json_answers_skip_the_pages_sessions_language_and_html_policy(
-    client: Client, sample: Any
-) -> None:
-    """An API answer is the same whoever asks: the language cookie changes nothing, no
-    cookie is set, nothing varies on cookies (a shared cache may keep one copy), and it
-    carries the fixed policy of a JSON body instead of the pages' CSP."""
-    url = f"/api/v1/anime/{sample.ongoing.slug}/"
-    plain = client.get(url)
-    client.cookies["django_language"] = "en"
-    client.cookies["sessionid"] = "a-session-the-api-must-not-load"
-    cookied = client.get(url)
-    assert cookied.status_code == plain.status_code == 200
-    assert cookied.content == plain.content
-    assert cookied["ETag"] == plain["ETag"]
-    for response in (plain, cookied):
-        assert not response.cookies
-        assert "Cookie" not in response.get("Vary", "")
-        assert "Content-Language" not in response
-        assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
-        assert response["X-Frame-Options"] == "DENY"
-        assert response["X-Content-Type-Options"] == "nosniff"
-    # Errors too: one shape, same headers, no cookie.
-    missing = client.get("/api/v1/anime/tidak-ada/")
-    assert_error_shape(missing, 404, "not_found")
-    assert missing["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
-    assert not missing.cookies
-
-
-def test_the_docs_page_and_the_site_keep_every_layer(client: Client, sample: Any) -> None:
-    client.cookies["django_language"] = "en"
-    for path in ("/api/v1/docs/", f"/anime/{sample.ongoing.slug}/"):
-        response = client.get(path)
-        assert response.status_code == 200, path
-        policy = response["Content-Security-Policy"]
-        assert "script-src 'self'" in policy, path  # the site's CSP, not the JSON one
-        assert "Cookie" in response["Vary"], path
-        assert response["Content-Language"] == "en", path
-    # The pages' forms still get their CSRF cookie (mirror reports, admin login).
-    login = client.get("/admin/login/")
-    assert login.status_code == 200
-    assert "csrftoken" in login.cookies
-
-
 # --- Errors -----------------------------------------------------------------------------
 
 
