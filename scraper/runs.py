@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.models import ScrapeRun
@@ -40,6 +41,7 @@ __all__ = [
     "request_stop",
     "stop_on_signals",
     "stop_requested",
+    "update_run_rows",
 ]
 
 logger = logging.getLogger("scraper.runs")
@@ -68,6 +70,31 @@ def pid_alive(pid: int) -> bool:
         stat = open(f"/proc/{pid}/stat").read()  # noqa: PTH123, SIM115 - tiny procfs read
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     return True
+
+
+# MariaDB's "deadlock found" and "lock wait timeout": the server rolled the statement back,
+# and an autocommitted statement can simply be sent again.
+_LOCK_CONFLICTS = frozenset({1205, 1213})
+LOCK_CONFLICT_TRIES = 3
+
+
+def update_run_rows(rows: QuerySet[ScrapeRun], **values: Any) -> int:
+    """``rows.update(**values)``, sent again when MariaDB picks it as a deadlock victim.
+
+    The liveness writes (a heartbeat, closing a dead run) update a run row that the crawl
+    and other processes update at the same moment; InnoDB may then roll one of them back
+    with error 1213, which means "try again", not "failed". Inside a transaction the whole
+    transaction was rolled back, so there the error is raised for its owner to handle."""
+    for _ in range(LOCK_CONFLICT_TRIES - 1):
+        try:
+            return rows.update(**values)
+        except OperationalError as exc:
+            if (exc.args[0] if exc.args else None) not in _LOCK_CONFLICTS:
+                raise
+            if connection.in_atomic_block:
+                raise
+            logger.info("run update hit a lock conflict (%s), trying again", exc)
+    return rows.update(**values)
 
 
 # Runs this process is running now: a row naming our own pid that is not among them was
@@ -107,7 +134,8 @@ def close_dead_runs(kinds: Iterable[str] | None = None) -> list[ScrapeRun]:
             continue
         message = f"interrupted: {reason}; closed by {owner_id()}"
         # Only if it is still running: its owner, or another closer, may just have ended it.
-        changed = ScrapeRun.objects.filter(pk=run.pk, status=ScrapeRun.Status.RUNNING).update(
+        changed = update_run_rows(
+            ScrapeRun.objects.filter(pk=run.pk, status=ScrapeRun.Status.RUNNING),
             status=ScrapeRun.Status.INTERRUPTED,
             finished_at=run.heartbeat_at or run.started_at,
             errors="\n".join(filter(None, [run.errors, message])),
@@ -244,9 +272,10 @@ class Heartbeat:
 
     def beat(self) -> None:
         try:
-            alive = ScrapeRun.objects.filter(
-                pk=self.run_id, status=ScrapeRun.Status.RUNNING
-            ).update(heartbeat_at=timezone.now())
+            alive = update_run_rows(
+                ScrapeRun.objects.filter(pk=self.run_id, status=ScrapeRun.Status.RUNNING),
+                heartbeat_at=timezone.now(),
+            )
         except DatabaseError as exc:
             # A busy SQLite file or a database restart: try again at the next beat.
             logger.warning("run #%s: heartbeat not written: %s", self.run_id, exc)

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import OperationalError, transaction
+from django.db.models import QuerySet
 from django.test import override_settings
 from django.utils import timezone
 
@@ -182,7 +184,10 @@ def test_a_run_another_process_closed_as_dead_stops_its_crawl(scraper_settings: 
         def progress(event: Any) -> None:
             if event.done >= 1 and not closed:
                 run = ScrapeRun.objects.get(status=ScrapeRun.Status.RUNNING)
-                ScrapeRun.objects.filter(pk=run.pk).update(status=ScrapeRun.Status.INTERRUPTED)
+                # As another process closes it: retried if MariaDB picks it as a deadlock
+                # victim against the heartbeat's update of the same row.
+                rows = ScrapeRun.objects.filter(pk=run.pk)
+                runs.update_run_rows(rows, status=ScrapeRun.Status.INTERRUPTED)
                 closed.append(run.pk)
 
         with override_settings(OTAKUDESU_BASE_URL=origin.base_url):
@@ -196,6 +201,48 @@ def test_a_run_another_process_closed_as_dead_stops_its_crawl(scraper_settings: 
     assert run.status == ScrapeRun.Status.INTERRUPTED
     assert 1 <= Anime.objects.count() < 6  # stopped well before the end
     assert locks.holder("crawl:full") is None
+
+
+def test_closing_a_dead_run_survives_a_deadlock_on_its_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # MariaDB rolls one of two statements updating the run row together back with error
+    # 1213 ("try restarting the transaction"): closing the dead run must not fail the claim.
+    owner = f"{runs.HOST}:{dead_pid()}"
+    dead = ScrapeRun.objects.create(kind="full", owner=owner, heartbeat_at=timezone.now())
+    real_update = QuerySet.update
+    conflicts = [OperationalError(1213, "Deadlock found when trying to get lock")]
+
+    def update(self: QuerySet[Any], **values: Any) -> int:
+        if self.model is ScrapeRun and conflicts:
+            raise conflicts.pop()
+        return real_update(self, **values)
+
+    monkeypatch.setattr(QuerySet, "update", update)
+    claim = runs.claim("full", lock="crawl:full", arguments={})
+    assert claim.run is not None, claim.blocker
+    claim.release()
+    dead.refresh_from_db()
+    assert dead.status == ScrapeRun.Status.INTERRUPTED
+    assert not conflicts  # the conflict did happen
+
+
+def test_a_lock_conflict_inside_a_transaction_is_left_to_its_owner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Inside a transaction the server rolled the whole transaction back: sending the one
+    # statement again would commit half of it.
+    run = ScrapeRun.objects.create(kind="full", owner="elsewhere:1")
+    calls: list[int] = []
+
+    def update(self: QuerySet[Any], **values: Any) -> int:
+        calls.append(1)
+        raise OperationalError(1213, "Deadlock found when trying to get lock")
+
+    monkeypatch.setattr(QuerySet, "update", update)
+    with pytest.raises(OperationalError), transaction.atomic():
+        runs.update_run_rows(ScrapeRun.objects.filter(pk=run.pk), heartbeat_at=timezone.now())
+    assert calls == [1]
 
 
 # --------------------------------------------------------------------------- real processes
