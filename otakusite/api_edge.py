@@ -1,6 +1,14 @@
 """What every request under /api/v1/ goes through before and after its view: the rate
 limit per client, CORS, HEAD, and errors as JSON of one shape whoever produced them.
 
+Past this middleware the JSON endpoints go through a chain of their own,
+``settings.API_MIDDLEWARE``, not the rest of ``MIDDLEWARE``: sessions, the language cookie,
+CSRF, authentication, messages, X-Frame-Options and the Content-Security-Policy belong to
+HTML pages, and they made a cached API answer cost more than a cached page (issue 16's
+goal: at least as fast; bench/bench_site.py counts the instructions). The page middleware
+stays in ``MIDDLEWARE`` under Django's own paths, so ``check --deploy`` still checks it;
+the API's HTML documentation page goes through all of it.
+
 The views (catalog/api.py, scraper/api.py) answer their own errors in that shape; Django
 answers the rest (an unknown path, a wrong method from django-ninja, a failure outside a
 view, the 503 of a database outage) with HTML or another body, rewritten here, so an app
@@ -15,14 +23,20 @@ import logging
 import math
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 
 from otakusite import coordination
 from otakusite.middleware import client_network
 
 PREFIX = "/api/v1/"
+# HTML under the prefix: the whole page middleware (CSP, X-Frame-Options...) applies.
+PAGES = frozenset({f"{PREFIX}docs/"})
 log = logging.getLogger(__name__)
 
 # The codes of the error shape, by status; anything else is "error".
@@ -133,6 +147,7 @@ class ApiEdgeMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self.get_json = middleware_chain(settings.API_MIDDLEWARE)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(PREFIX):
@@ -143,7 +158,8 @@ class ApiEdgeMiddleware:
         head = request.method == "HEAD"
         if head:
             request.method = "GET"
-        response = refused or self.get_response(request)
+        inner = self.get_response if request.path in PAGES else self.get_json
+        response = refused or inner(request)
         if response.status_code >= 400 and not getattr(response, "api_error", False):
             response = _as_json(response)
         for name, value in limits.items():
@@ -152,6 +168,30 @@ class ApiEdgeMiddleware:
             request.method = "HEAD"
             response.content = b""
         return _cors(response)
+
+
+def middleware_chain(paths: list[str]) -> Callable[[HttpRequest], HttpResponse]:
+    """Django's handler (URL resolution, the view, its exceptions turned into answers)
+    wrapped in the middleware `paths` only: BaseHandler.load_middleware for another list
+    than settings.MIDDLEWARE, synchronous (the site runs under WSGI; an ASGI server adapts
+    this middleware as a whole)."""
+    # Any: django-stubs leave out the handler's private attributes this sets, as Django does.
+    handler: Any = BaseHandler()
+    handler._view_middleware = []
+    handler._template_response_middleware = []
+    handler._exception_middleware = []
+    chain: Any = convert_exception_to_response(handler._get_response)
+    for path in reversed(paths):
+        layer = import_string(path)(chain)
+        if hasattr(layer, "process_view"):
+            handler._view_middleware.insert(0, layer.process_view)
+        if hasattr(layer, "process_template_response"):
+            handler._template_response_middleware.append(layer.process_template_response)
+        if hasattr(layer, "process_exception"):
+            handler._exception_middleware.append(layer.process_exception)
+        chain = convert_exception_to_response(layer)
+    handler._middleware_chain = chain
+    return chain
 
 
 def _preflight(request: HttpRequest) -> HttpResponse:

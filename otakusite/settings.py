@@ -87,6 +87,14 @@ MIDDLEWARE = [
     # After it, so it sees a failing replica first and answers from the primary instead.
     "otakusite.replica.ReplicaReadsMiddleware",
 ]
+# What the JSON answers of /api/v1/ go through after ApiEdgeMiddleware, instead of the
+# rest of MIDDLEWARE: none of the page-only layers (otakusite/api_edge.py says why).
+API_MIDDLEWARE = [
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.http.ConditionalGetMiddleware",
+    "otakusite.middleware.DegradedMiddleware",
+    "otakusite.replica.ReplicaReadsMiddleware",
+]
 
 ROOT_URLCONF = "otakusite.urls"
 WSGI_APPLICATION = "otakusite.wsgi.application"

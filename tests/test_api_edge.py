@@ -252,3 +252,41 @@ def test_client_key_groups_ipv6_by_network() -> None:
     assert middleware.network_of("::ffff:192.0.2.7") == "192.0.2.7"
     assert middleware.network_of("192.0.2.7") == "192.0.2.7"
     assert middleware.network_of("not an address") == "not an address"
+
+
+# --- The API's own middleware chain -------------------------------------------------------
+
+
+def test_json_answers_skip_the_page_layers_the_docs_page_keeps(
+    client: Client, settings, sample: Any
+) -> None:
+    # A viewer's language cookie and session do not reach the API: its answers are the
+    # same for everyone (no Vary: Cookie, no cookie set), so any shared cache may keep them.
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    answer = client.get("/api/v1/genres/")
+    assert answer.status_code == 200
+    assert "Cookie" not in answer.get("Vary", "")
+    assert "Content-Language" not in answer
+    assert not answer.cookies
+    assert answer["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware still applies
+    # Revalidation and the trailing-slash redirect still work on that chain.
+    assert client.get("/api/v1/genres/", HTTP_IF_NONE_MATCH=answer["ETag"]).status_code == 304
+    redirect = client.get("/api/v1/genres")
+    assert redirect.status_code == 301
+    assert redirect["Location"] == "/api/v1/genres/"
+    # The documentation is an HTML page: it keeps the page's CSP and framing rule.
+    docs = client.get("/api/v1/docs/")
+    assert docs.status_code == 200
+    assert "Content-Security-Policy" in docs
+    assert docs["X-Frame-Options"] == "DENY"
+
+
+def test_the_api_chain_is_the_configured_middleware(settings, sample: Any) -> None:
+    # API_MIDDLEWARE is what JSON answers go through: without ConditionalGetMiddleware
+    # there is no 304, so the setting is really used.
+    settings.API_MIDDLEWARE = [
+        m for m in settings.API_MIDDLEWARE if not m.endswith("ConditionalGetMiddleware")
+    ]
+    client = Client()
+    etag = client.get("/api/v1/genres/")["ETag"]
+    assert client.get("/api/v1/genres/", HTTP_IF_NONE_MATCH=etag).status_code == 200
