@@ -845,6 +845,8 @@ def render_section(
                 "from Redis). The 1,000-episode page is bound by its size. The API rows "
                 "ask `/api/v1/anime/<slug>/` for the same anime (goal: a cached API answer at "
                 "least as fast as the cached HTML page): kept in the near cache like a page, "
+                "without the page-only middleware (sessions, language, CSRF, auth, messages, "
+                "CSP: `API_MIDDLEWARE`, otakusite/api_edge.py), "
                 "plus the API's rate limit per client, on (`API_RATE_LIMIT` far above wrk's "
                 "rate so nothing is refused): a client this busy gets its slots booked on "
                 "Redis 64 at a time (`otakusite/coordination.py`, Leases), about one Redis "
@@ -959,8 +961,9 @@ def instruction_lines(costs: list[Cost] | None) -> list[str]:
     lines = [
         (
             "Instructions per request, counted by valgrind's callgrind: one process, "
-            "every URL through Django's WSGI handler and every middleware, same settings, "
-            f"database and Redis, {COST_WARMUP} requests each to warm up, then "
+            "every URL through Django's WSGI handler and the middleware it meets in "
+            "production (the API's JSON answers their own chain, `API_MIDDLEWARE`), same "
+            f"settings, database and Redis, {COST_WARMUP} requests each to warm up, then "
             f"{COST_REQUESTS} counted per URL (the main thread only; gunicorn's share, the "
             "same for every URL but for the bytes it writes, is not in it). Unlike the "
             "rates above it does not move with the host's load (two runs agree within "

@@ -75,7 +75,9 @@ def wait_until(
     last: BaseException | None = None
     while time.monotonic() < end:
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"{what}: process exited with {process.returncode}")
+            raise AssertionError(
+                f"{what}: process exited with {process.returncode} (check's last error: {last!r})"
+            )
         try:
             if check():
                 return
