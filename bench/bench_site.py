@@ -362,10 +362,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def gunicorn(port: int, log_path: Path, env: dict[str, str] | None = None) -> Iterator[list[int]]:
-    """A gunicorn answering on `port`; yields its workers' process ids (fixed for the run:
+@dataclass(frozen=True)
+class Server:
+    """A gunicorn of the run: its port, and its workers' process ids (fixed for the run:
     no recycling), whose CPU time the throughput rounds read."""
+
+    port: int
+    workers: tuple[int, ...]
+
+
+@contextmanager
+def gunicorn(port: int, log_path: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A gunicorn answering on `port`, started with the production configuration."""
     command = [
         str(REPO / ".venv" / "bin" / "gunicorn"),
         "-c",
@@ -402,7 +410,7 @@ def gunicorn(port: int, log_path: Path, env: dict[str, str] | None = None) -> It
             if time.monotonic() > deadline:
                 raise SystemExit("gunicorn did not answer /healthz within 60 s")
             time.sleep(0.2)
-        yield worker_pids(proc.pid)
+        yield Server(port, tuple(worker_pids(proc.pid)))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -421,7 +429,7 @@ def worker_pids(master: int) -> list[int]:
         time.sleep(0.2)
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: tuple[int, ...]) -> float:
     """User + system CPU time the processes have used so far (Linux /proc)."""
     ticks = 0
     for pid in pids:
@@ -452,13 +460,9 @@ class WrkRun:
     cpu_per_request: float  # seconds of the gunicorn workers' CPU per answered request
 
 
-# The workers of each gunicorn the run started, by port (set in main()).
-_workers: dict[int, list[int]] = {}
-
-
-def wrk_rps(port: int, path: str, seconds: int = WRK_SECONDS) -> WrkRun:
-    pids = _workers[port]
-    cpu_before = cpu_seconds(pids)
+def wrk_run(server: Server, path: str, seconds: int = WRK_SECONDS) -> WrkRun:
+    """wrk's rate on `path`, and the CPU time the server's workers spent meanwhile."""
+    cpu_before = cpu_seconds(server.workers)
     out = subprocess.run(
         [
             "wrk",
@@ -467,14 +471,14 @@ def wrk_rps(port: int, path: str, seconds: int = WRK_SECONDS) -> WrkRun:
             f"-d{seconds}s",
             "--timeout",
             "10s",
-            f"http://127.0.0.1:{port}{path}",
+            f"http://127.0.0.1:{server.port}{path}",
         ],
         capture_output=True,
         text=True,
         check=True,
         timeout=seconds + 30,
     ).stdout
-    cpu = cpu_seconds(pids) - cpu_before
+    cpu = cpu_seconds(server.workers) - cpu_before
     if "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit(f"wrk saw errors on {path}:\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -492,36 +496,36 @@ class Throughput:
     cpu: list[list[float]]  # the workers' CPU seconds per request, per label, per round
 
 
-def measure_throughput(port: int, port_no_near: int, cat: Catalogue) -> Throughput:
-    """`port_no_near` is a second, identical gunicorn with NEAR_CACHE=0, for comparison."""
+def measure_throughput(server: Server, no_near: Server, cat: Catalogue) -> Throughput:
+    """`no_near` is a second, identical gunicorn with NEAR_CACHE=0, for comparison."""
     anime = f"/anime/{cat.typical_anime_slug}/"
     # The hello-world view with the anime page's size: what the bytes alone cost.
-    anime_size = fetch(port, anime)[1]
+    anime_size = fetch(server.port, anime)[1]
     targets = {
-        "hello world": (port, "/bench-hello/"),
-        "hello + 1 SQL query": (port, "/bench-sql/"),
-        "hello + 1 Redis GET": (port, "/bench-redis/"),
-        "hello world, body of the anime page's size": (port, f"/bench-hello-{anime_size}/"),
-        "cached anime page": (port, anime),
-        "cached 1,000-episode anime page": (port, f"/anime/{cat.long_slug}/"),
-        "cached anime page, near cache off (1 SQL + 1 Redis round trip)": (port_no_near, anime),
+        "hello world": (server, "/bench-hello/"),
+        "hello + 1 SQL query": (server, "/bench-sql/"),
+        "hello + 1 Redis GET": (server, "/bench-redis/"),
+        "hello world, body of the anime page's size": (server, f"/bench-hello-{anime_size}/"),
+        "cached anime page": (server, anime),
+        "cached 1,000-episode anime page": (server, f"/anime/{cat.long_slug}/"),
+        "cached anime page, near cache off (1 SQL + 1 Redis round trip)": (no_near, anime),
         # The public API's answer for the same anime (goal: at least the HTML page's rate).
-        "cached API: the same anime as JSON": (port, f"/api/v1/anime/{cat.typical_anime_slug}/"),
-        "cached API, near cache off": (port_no_near, f"/api/v1/anime/{cat.typical_anime_slug}/"),
+        "cached API: the same anime as JSON": (server, f"/api/v1/anime/{cat.typical_anime_slug}/"),
+        "cached API, near cache off": (no_near, f"/api/v1/anime/{cat.typical_anime_slug}/"),
     }
     labels = list(targets)
     sizes = []
-    for target_port, path in targets.values():  # fill the page cache, warm every worker
+    for target, path in targets.values():  # fill the page cache, warm every worker
         for _ in range(20):
-            status, size = fetch(target_port, path)
+            status, size = fetch(target.port, path)
             assert status == 200, (path, status)
         sizes.append(size)
-        wrk_rps(target_port, path, 1)
+        wrk_run(target, path, 1)
     rounds, cpu = [], []
     for r in range(WRK_ROUNDS):
         # Alternate the order so drift in background load hits every path alike.
         order = labels if r % 2 == 0 else labels[::-1]
-        got = {label: wrk_rps(*targets[label]) for label in order}
+        got = {label: wrk_run(*targets[label]) for label in order}
         rounds.append([got[label].rps for label in labels])
         cpu.append([got[label].cpu_per_request for label in labels])
     return Throughput(labels, sizes, rounds, cpu)
@@ -585,28 +589,17 @@ def cost_child(paths: list[str]) -> None:
     """Under callgrind (measure_instructions): each path through the WSGI application,
     warmed up, then COST_REQUESTS times inside one functools.reduce call per path."""
     import functools
-    import io
+    from wsgiref.util import setup_testing_defaults
 
     from django.core.wsgi import get_wsgi_application
 
     app = get_wsgi_application()
-    host = "127.0.0.1"
 
     def one(path: str) -> None:
         status = []
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SERVER_NAME": host,
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": host,
-            "REMOTE_ADDR": host,
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(),
-            "wsgi.errors": sys.stderr,
-        }
+        # A GET of http://127.0.0.1/<path> from 127.0.0.1, as gunicorn would hand it over.
+        environ = {"PATH_INFO": path, "REMOTE_ADDR": "127.0.0.1"}
+        setup_testing_defaults(environ)
         body = b"".join(app(environ, lambda s, _h, _e=None: status.append(s)))
         if not status or not status[0].startswith("200") or not body:
             raise SystemExit(f"{path} answered {status}")
@@ -1051,17 +1044,13 @@ def main(argv: list[str]) -> int:
         queries = count_queries(cat)
         versions = tool_versions()
         clear_bench_cache()
-        port, port_no_near = free_port(), free_port()
         with (
-            gunicorn(port, tmp / "gunicorn.log") as workers,
-            gunicorn(port_no_near, tmp / "gunicorn-no-near.log", {"NEAR_CACHE": "0"}) as others,
+            gunicorn(free_port(), tmp / "gunicorn.log") as server,
+            gunicorn(free_port(), tmp / "gunicorn-no-near.log", {"NEAR_CACHE": "0"}) as no_near,
         ):
-            _workers.update({port: workers, port_no_near: others})
-            throughput = (
-                measure_throughput(port, port_no_near, cat) if shutil.which("wrk") else None
-            )
+            throughput = measure_throughput(server, no_near, cat) if shutil.which("wrk") else None
             print("throughput done", flush=True)
-            latency = measure_latency(port, cat, rng)
+            latency = measure_latency(server.port, cat, rng)
         instructions = measure_instructions(cat)
         section = render_section(
             cat,
