@@ -115,6 +115,7 @@ class Crawler:
         anime boundary, so a stop waits for one page at most and never for an anime's
         remaining pages (nothing is written for an anime until all its pages are in)."""
         reason = self.should_stop() if self.should_stop is not None else None
+        reason = reason or self.recorder.lost
         if reason:
             raise CrawlStopped(reason)
 

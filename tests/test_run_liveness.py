@@ -203,6 +203,49 @@ def test_a_run_another_process_closed_as_dead_stops_its_crawl(scraper_settings: 
     assert locks.holder("crawl:full") is None
 
 
+def test_a_crawl_never_reopens_a_run_another_process_closed(scraper_settings: None) -> None:
+    # Its heartbeat thread aside (not running here), the crawl's own progress saves find
+    # out: they must not write "running" back over the other process's verdict, and the
+    # crawl stops rather than carry on beside whoever took the work over.
+    with FakeOrigin(seed=4, size=6) as origin:
+        closed: list[tuple[int, datetime.datetime]] = []
+        verdict = "interrupted: no heartbeat from elsewhere:1 for 300 s; closed by other:2"
+
+        def progress(event: Any) -> None:
+            if event.done >= 1 and not closed:
+                run = ScrapeRun.objects.get(status=ScrapeRun.Status.RUNNING)
+                end = timezone.now() - datetime.timedelta(minutes=1)
+                rows = ScrapeRun.objects.filter(pk=run.pk)
+                runs.update_run_rows(
+                    rows,
+                    status=ScrapeRun.Status.INTERRUPTED,
+                    finished_at=end,
+                    errors=verdict,
+                    error_count=1,
+                )
+                closed.append((run.pk, end))
+
+        with override_settings(OTAKUDESU_BASE_URL=origin.base_url):
+            claim = runs.claim("full", lock="crawl:full", arguments={})
+            assert claim.run is not None
+            from scraper.crawl import CrawlStopped, run_crawl
+
+            with pytest.raises(CrawlStopped, match="closed by another process") as stopped:
+                run_crawl("full", run=claim.run, progress=progress)
+            claim.release()
+    [(pk, end)] = closed
+    run = ScrapeRun.objects.get(pk=pk)
+    assert run.status == ScrapeRun.Status.INTERRUPTED
+    assert run.finished_at == end  # the closer's end, not ours
+    lines = run.errors.splitlines()
+    assert lines[0] == verdict
+    assert any("was closed by another process" in line for line in lines[1:])
+    assert run.error_count == len(lines)
+    assert run.pages_fetched > 0  # our counts were still recorded
+    assert stopped.value.result.status == ScrapeRun.Status.INTERRUPTED
+    assert 1 <= Anime.objects.count() < 6
+
+
 def test_closing_a_dead_run_survives_a_deadlock_on_its_row(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
