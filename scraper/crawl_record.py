@@ -11,11 +11,11 @@ from typing import Any
 from django.utils import timezone
 
 from catalog.models import ScrapeRun
+from scraper import runs
 from scraper.alarms import keep_page
 from scraper.client import OriginClient
 from scraper.ingest import Counts
 from scraper.locks import owner_id
-from scraper.runs import update_run_rows
 
 __all__ = ["CrawlResult", "RunRecorder"]
 
@@ -28,8 +28,6 @@ SUMMARY_COUNTS = (
     "unchanged",
     "error_count",
 )
-# What the crawl's saves write into its row; the rest is the claim's (kind, owner, start).
-RECORDED = (*SUMMARY_COUNTS, "errors", "layout_alarms", "arguments", "base_url", "dry_run")
 
 
 @dataclass(frozen=True)
@@ -110,39 +108,8 @@ class RunRecorder:
         run.errors = "\n".join(self.errors)
         if self.dry_run:  # a dry run writes nothing, its own record included
             return
-        if run.pk is None:
-            run.save()
-            return
-        values = {name: getattr(run, name) for name in RECORDED}
-        values["heartbeat_at"] = run.heartbeat_at
-        if final:
-            values |= {"status": run.status, "finished_at": run.finished_at}
-        # Only while it is running: a whole-row save would bring a run another process
-        # closed back to "running" (and an end would overwrite that process's verdict).
-        rows = ScrapeRun.objects.filter(pk=run.pk)
-        if not update_run_rows(rows.filter(status=ScrapeRun.Status.RUNNING), **values):
-            self._closed_elsewhere(rows, values)
-
-    def _closed_elsewhere(self, rows: Any, values: dict[str, Any]) -> None:
-        """The run was closed by another process: its status, end and reason stay; this
-        crawl's counts are added, and its errors after that process's lines."""
-        run = self.run
-        assert run is not None
-        stored = rows.values_list("status", "finished_at", "errors", "error_count").first()
-        if stored is None:
-            return  # deleted (an admin): nothing to keep current
-        status, finished_at, errors, error_count = stored
-        if self.lost is None:
-            self.lost = f"run #{run.pk} was closed by another process ({status})"
-            logger.warning("%s: stopping this crawl", self.lost)
-        ours = [line for line in self.errors if line not in errors]  # not saved before
-        run.status, run.finished_at = status, finished_at
-        run.errors = "\n".join(filter(None, [errors, *ours]))
-        run.error_count = error_count + len(ours)
-        values |= {"errors": run.errors, "error_count": run.error_count}
-        for name in ("status", "finished_at", "heartbeat_at"):
-            values.pop(name, None)
-        update_run_rows(rows, **values)
+        lost = runs.save_record(run, final=final)
+        self.lost = self.lost or lost
 
     def page(self, client: OriginClient) -> None:
         assert self.run is not None

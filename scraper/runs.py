@@ -39,6 +39,7 @@ __all__ = [
     "live_run",
     "owner_id",
     "request_stop",
+    "save_record",
     "stop_on_signals",
     "stop_requested",
     "update_run_rows",
@@ -95,6 +96,46 @@ def update_run_rows(rows: QuerySet[ScrapeRun], **values: Any) -> int:
                 raise
             logger.info("run update hit a lock conflict (%s), trying again", exc)
     return rows.update(**values)
+
+
+# What the work's saves write into its run's row; the rest is the claim's (kind, owner, start).
+RECORDED = (
+    *("pages_fetched", "requests_made", "created", "updated", "unchanged", "layout_alarms"),
+    *("error_count", "errors", "arguments", "base_url", "dry_run", "heartbeat_at"),
+)
+
+
+def save_record(run: ScrapeRun, *, final: bool = False) -> str | None:
+    """Save what the work recorded in ``run`` (with ``final``, its status and end too),
+    only while the row is still running: a whole-row save would bring a run another
+    process closed (it took this one for dead) back to "running", and an end would
+    overwrite that process's verdict. Returns None, or why the run is no longer this
+    process's: then the closer's status, end and reason stay, this work's counts and
+    new error lines are added, and ``run`` is updated to match."""
+    if run.pk is None:
+        run.save()
+        return None
+    values = {name: getattr(run, name) for name in RECORDED}
+    if final:
+        values |= {"status": run.status, "finished_at": run.finished_at}
+    rows = ScrapeRun.objects.filter(pk=run.pk)
+    if update_run_rows(rows.filter(status=ScrapeRun.Status.RUNNING), **values):
+        return None
+    stored = rows.values_list("status", "finished_at", "errors", "error_count").first()
+    if stored is None:
+        return None  # deleted (by an admin): nothing to keep current
+    status, finished_at, errors, error_count = stored
+    ours = [line for line in run.errors.split("\n") if line and line not in errors]
+    run.status, run.finished_at = status, finished_at
+    run.errors = "\n".join(filter(None, [errors, *ours]))
+    run.error_count = error_count + len(ours)
+    values |= {"errors": run.errors, "error_count": run.error_count}
+    for name in ("status", "finished_at", "heartbeat_at"):
+        values.pop(name, None)
+    update_run_rows(rows, **values)
+    lost = f"run #{run.pk} was closed by another process ({status})"
+    logger.warning("%s: its verdict stays, this work's counts are added", lost)
+    return lost
 
 
 # Runs this process is running now: a row naming our own pid that is not among them was

@@ -187,7 +187,7 @@ def _close(run: ScrapeRun, status: str, message: str) -> None:
     run.error_count += 1
     run.errors = "\n".join(filter(None, [run.errors, message]))
     run.finished_at = timezone.now()
-    run.save()
+    runs.save_record(run, final=True)
 
 
 @contextmanager
@@ -208,7 +208,7 @@ def recorded_run(run: ScrapeRun) -> Iterator[ScrapeRun]:
         run.status = ScrapeRun.Status.OK
     run.finished_at = timezone.now()
     run.heartbeat_at = run.finished_at
-    run.save()
+    runs.save_record(run, final=True)
 
 
 def _locked(kind: str, arguments: dict[str, Any], work: Callable[[ScrapeRun], None]) -> int:

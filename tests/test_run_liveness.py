@@ -372,3 +372,35 @@ def test_a_killed_worker_does_not_block_the_next_workers_crawl(
     assert "is gone" in first["errors"]
     assert site.anime_count() == 10
     assert site.locks() == []
+
+
+def test_a_task_ending_after_another_process_closed_its_run_keeps_that_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The mirror check frozen past the stale bound: another process closed its run. When
+    # it wakes up and ends, its "ok" must not overwrite that, but its numbers still count.
+    from scraper import health
+
+    verdict = "interrupted: no heartbeat from elsewhere:1 for 300 s; closed by other:2"
+    end = timezone.now() - datetime.timedelta(minutes=1)
+
+    def check_mirrors(limit: int | None = None) -> Any:
+        run = ScrapeRun.objects.get(kind="check_mirrors", status=ScrapeRun.Status.RUNNING)
+        rows = ScrapeRun.objects.filter(pk=run.pk)
+        runs.update_run_rows(
+            rows,
+            status=ScrapeRun.Status.INTERRUPTED,
+            finished_at=end,
+            errors=verdict,
+            error_count=1,
+        )
+        return health.CheckSummary(checked=7, changed=2, dead=1, requests=7)
+
+    monkeypatch.setattr(health, "check_mirrors", check_mirrors)
+    run = ScrapeRun.objects.get(pk=tasks.check_mirrors_task())
+    assert run.status == ScrapeRun.Status.INTERRUPTED
+    assert run.finished_at == end
+    assert run.errors.splitlines()[0] == verdict
+    assert run.pages_fetched == 7
+    assert run.updated == 2
+    assert locks.holder("check_mirrors") is None
