@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_cache_control
@@ -223,6 +224,15 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
     # A random redirect on every visit: nothing for an index but duplicate fetches.
     lines.append("Disallow: /acak/")
     return HttpResponse("\n".join([*lines, f"Sitemap: {sitemap}", ""]), content_type="text/plain")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask /favicon.ico wherever a page names no icon (the admin, a JSON answer
+    opened in a tab): the site's icon, not a 404 in every log. Not permanent: the icon's
+    file name changes with its content."""
+    response = HttpResponseRedirect(static("img/icon-192.png"))
+    patch_cache_control(response, public=True, max_age=86400)
+    return response
 
 
 def healthz_live(request: HttpRequest) -> JsonResponse:

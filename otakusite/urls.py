@@ -34,6 +34,7 @@ urlpatterns = [
         name="sitemap-section",
     ),
     path("robots.txt", catalog_views.robots_txt, name="robots"),
+    path("favicon.ico", catalog_views.favicon, name="favicon"),
     # Posters re-encoded by the worker (nginx serves the same files in Compose).
     path("media/posters/<str:name>", posters.serve, name="poster-file"),
     # Liveness (the process answers) for container health checks; readiness (the database

@@ -169,3 +169,14 @@ def test_chromium_finds_the_site_installable(browser_site, chromium):  # noqa: F
     # test's browser, not the site (a missing icon or worker adds its own errorId).
     assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == []
     context.close()
+
+
+@pytest.mark.django_db
+def test_favicon_ico_leads_to_the_sites_icon(client: Client) -> None:
+    # Asked by browsers for pages that name no icon (the admin, the API's JSON).
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert "max-age=86400" in response["Cache-Control"]
+    with Image.open(static_file(response["Location"])) as icon:
+        assert icon.format == "PNG"
+        assert icon.size[0] >= 32
