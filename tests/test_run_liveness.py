@@ -203,6 +203,20 @@ def test_a_run_another_process_closed_as_dead_stops_its_crawl(scraper_settings: 
     assert locks.holder("crawl:full") is None
 
 
+def close_as_another_process(run_id: int, verdict: str) -> datetime.datetime:
+    """Close a running run as another process does when it took it for dead (its end: a
+    minute ago); returns that end."""
+    end = timezone.now() - datetime.timedelta(minutes=1)
+    runs.update_run_rows(
+        ScrapeRun.objects.filter(pk=run_id),
+        status=ScrapeRun.Status.INTERRUPTED,
+        finished_at=end,
+        errors=verdict,
+        error_count=1,
+    )
+    return end
+
+
 def test_a_crawl_never_reopens_a_run_another_process_closed(scraper_settings: None) -> None:
     # Its heartbeat thread aside (not running here), the crawl's own progress saves find
     # out: they must not write "running" back over the other process's verdict, and the
@@ -214,16 +228,7 @@ def test_a_crawl_never_reopens_a_run_another_process_closed(scraper_settings: No
         def progress(event: Any) -> None:
             if event.done >= 1 and not closed:
                 run = ScrapeRun.objects.get(status=ScrapeRun.Status.RUNNING)
-                end = timezone.now() - datetime.timedelta(minutes=1)
-                rows = ScrapeRun.objects.filter(pk=run.pk)
-                runs.update_run_rows(
-                    rows,
-                    status=ScrapeRun.Status.INTERRUPTED,
-                    finished_at=end,
-                    errors=verdict,
-                    error_count=1,
-                )
-                closed.append((run.pk, end))
+                closed.append((run.pk, close_as_another_process(run.pk, verdict)))
 
         with override_settings(OTAKUDESU_BASE_URL=origin.base_url):
             claim = runs.claim("full", lock="crawl:full", arguments={})
@@ -382,24 +387,17 @@ def test_a_task_ending_after_another_process_closed_its_run_keeps_that_verdict(
     from scraper import health
 
     verdict = "interrupted: no heartbeat from elsewhere:1 for 300 s; closed by other:2"
-    end = timezone.now() - datetime.timedelta(minutes=1)
+    ends: list[datetime.datetime] = []
 
     def check_mirrors(limit: int | None = None) -> Any:
         run = ScrapeRun.objects.get(kind="check_mirrors", status=ScrapeRun.Status.RUNNING)
-        rows = ScrapeRun.objects.filter(pk=run.pk)
-        runs.update_run_rows(
-            rows,
-            status=ScrapeRun.Status.INTERRUPTED,
-            finished_at=end,
-            errors=verdict,
-            error_count=1,
-        )
+        ends.append(close_as_another_process(run.pk, verdict))
         return health.CheckSummary(checked=7, changed=2, dead=1, requests=7)
 
     monkeypatch.setattr(health, "check_mirrors", check_mirrors)
     run = ScrapeRun.objects.get(pk=tasks.check_mirrors_task())
     assert run.status == ScrapeRun.Status.INTERRUPTED
-    assert run.finished_at == end
+    assert run.finished_at == ends[0]
     assert run.errors.splitlines()[0] == verdict
     assert run.pages_fetched == 7
     assert run.updated == 2
