@@ -133,9 +133,18 @@ class Stack:
         return names
 
     def remove(self) -> None:
-        """`down -v`, then the volumes it leaves."""
+        """`down -v`, then whatever it leaves: the anonymous volumes, and the containers,
+        pod and named volumes of the project that podman-compose failed to remove (without
+        systemd, podman's removal of a health check's timer fails now and then, and the
+        dependencies db, redis and redis-cache stayed behind after every run)."""
         self.compose("down", "-v", timeout=600)
-        for volume in sorted(self.anonymous_volumes):
+        label = f"label=io.podman.compose.project={self.project}"
+        left = podman("ps", "-a", "--filter", label, "--format", "{{.ID}}", check=False)
+        if left.stdout.split():
+            podman("rm", "--force", "--volumes", *left.stdout.split(), check=False)
+        podman("pod", "rm", "--force", "--ignore", f"pod_{self.project}", check=False)
+        named = podman("volume", "ls", "--filter", label, "--format", "{{.Name}}", check=False)
+        for volume in sorted(self.anonymous_volumes | set(named.stdout.split())):
             podman("volume", "rm", "--force", volume, check=False)
 
     def container(self, service: str, replica: int = 1) -> str:
