@@ -102,7 +102,7 @@ def update_run_rows(rows: QuerySet[ScrapeRun], **values: Any) -> int:
 # What the work's saves write into its run's row; the rest is the claim's (kind, owner, start).
 RECORDED = (
     *("pages_fetched", "requests_made", "created", "updated", "unchanged", "layout_alarms"),
-    *("error_count", "errors", "arguments", "base_url", "dry_run", "heartbeat_at"),
+    *("error_count", "errors", "arguments", "base_url", "dry_run"),
 )
 
 
@@ -116,11 +116,13 @@ def save_record(run: ScrapeRun, *, final: bool = False) -> str | None:
     if run.pk is None:
         run.save()
         return None
-    values = {name: getattr(run, name) for name in RECORDED}
+    recorded = {name: getattr(run, name) for name in RECORDED}
+    # What only a running row may take: a sign of life, and this process's verdict.
+    liveness: dict[str, Any] = {"heartbeat_at": run.heartbeat_at}
     if final:
-        values |= {"status": run.status, "finished_at": run.finished_at}
+        liveness |= {"status": run.status, "finished_at": run.finished_at}
     rows = ScrapeRun.objects.filter(pk=run.pk)
-    if update_run_rows(rows.filter(status=ScrapeRun.Status.RUNNING), **values):
+    if update_run_rows(rows.filter(status=ScrapeRun.Status.RUNNING), **recorded, **liveness):
         return None
     stored = rows.values_list("status", "finished_at", "errors", "error_count").first()
     if stored is None:
@@ -130,10 +132,7 @@ def save_record(run: ScrapeRun, *, final: bool = False) -> str | None:
     run.status, run.finished_at = status, finished_at
     run.errors = "\n".join(filter(None, [errors, *ours]))
     run.error_count = error_count + len(ours)
-    values |= {"errors": run.errors, "error_count": run.error_count}
-    for name in ("status", "finished_at", "heartbeat_at"):
-        values.pop(name, None)
-    update_run_rows(rows, **values)
+    update_run_rows(rows, **recorded | {"errors": run.errors, "error_count": run.error_count})
     lost = f"run #{run.pk} was closed by another process ({status})"
     logger.warning("%s: its verdict stays, this work's counts are added", lost)
     return lost
