@@ -203,7 +203,11 @@ def test_a_run_another_process_closed_as_dead_stops_its_crawl(scraper_settings: 
     assert locks.holder("crawl:full") is None
 
 
-def close_as_another_process(run_id: int, verdict: str) -> datetime.datetime:
+# What another process writes when it closes a run it took for dead.
+VERDICT = "interrupted: no heartbeat from elsewhere:1 for 300 s; closed by other:2"
+
+
+def close_as_another_process(run_id: int) -> datetime.datetime:
     """Close a running run as another process does when it took it for dead (its end: a
     minute ago); returns that end."""
     end = timezone.now() - datetime.timedelta(minutes=1)
@@ -211,7 +215,7 @@ def close_as_another_process(run_id: int, verdict: str) -> datetime.datetime:
         ScrapeRun.objects.filter(pk=run_id),
         status=ScrapeRun.Status.INTERRUPTED,
         finished_at=end,
-        errors=verdict,
+        errors=VERDICT,
         error_count=1,
     )
     return end
@@ -223,12 +227,11 @@ def test_a_crawl_never_reopens_a_run_another_process_closed(scraper_settings: No
     # crawl stops rather than carry on beside whoever took the work over.
     with FakeOrigin(seed=4, size=6) as origin:
         closed: list[tuple[int, datetime.datetime]] = []
-        verdict = "interrupted: no heartbeat from elsewhere:1 for 300 s; closed by other:2"
 
         def progress(event: Any) -> None:
             if event.done >= 1 and not closed:
                 run = ScrapeRun.objects.get(status=ScrapeRun.Status.RUNNING)
-                closed.append((run.pk, close_as_another_process(run.pk, verdict)))
+                closed.append((run.pk, close_as_another_process(run.pk)))
 
         with override_settings(OTAKUDESU_BASE_URL=origin.base_url):
             claim = runs.claim("full", lock="crawl:full", arguments={})
@@ -243,7 +246,7 @@ def test_a_crawl_never_reopens_a_run_another_process_closed(scraper_settings: No
     assert run.status == ScrapeRun.Status.INTERRUPTED
     assert run.finished_at == end  # the closer's end, not ours
     lines = run.errors.splitlines()
-    assert lines[0] == verdict
+    assert lines[0] == VERDICT
     assert any("was closed by another process" in line for line in lines[1:])
     assert run.error_count == len(lines)
     assert run.pages_fetched > 0  # our counts were still recorded
@@ -291,6 +294,30 @@ def test_a_lock_conflict_inside_a_transaction_is_left_to_its_owner(
     with pytest.raises(OperationalError), transaction.atomic():
         runs.update_run_rows(ScrapeRun.objects.filter(pk=run.pk), heartbeat_at=timezone.now())
     assert calls == [1]
+
+
+def test_a_task_ending_after_another_process_closed_its_run_keeps_that_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The mirror check frozen past the stale bound: another process closed its run. When
+    # it wakes up and ends, its "ok" must not overwrite that, but its numbers still count.
+    from scraper import health
+
+    ends: list[datetime.datetime] = []
+
+    def check_mirrors(limit: int | None = None) -> Any:
+        run = ScrapeRun.objects.get(kind="check_mirrors", status=ScrapeRun.Status.RUNNING)
+        ends.append(close_as_another_process(run.pk))
+        return health.CheckSummary(checked=7, changed=2, dead=1, requests=7)
+
+    monkeypatch.setattr(health, "check_mirrors", check_mirrors)
+    run = ScrapeRun.objects.get(pk=tasks.check_mirrors_task())
+    assert run.status == ScrapeRun.Status.INTERRUPTED
+    assert run.finished_at == ends[0]
+    assert run.errors.splitlines()[0] == VERDICT
+    assert run.pages_fetched == 7
+    assert run.updated == 2
+    assert locks.holder("check_mirrors") is None
 
 
 # --------------------------------------------------------------------------- real processes
@@ -377,28 +404,3 @@ def test_a_killed_worker_does_not_block_the_next_workers_crawl(
     assert "is gone" in first["errors"]
     assert site.anime_count() == 10
     assert site.locks() == []
-
-
-def test_a_task_ending_after_another_process_closed_its_run_keeps_that_verdict(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The mirror check frozen past the stale bound: another process closed its run. When
-    # it wakes up and ends, its "ok" must not overwrite that, but its numbers still count.
-    from scraper import health
-
-    verdict = "interrupted: no heartbeat from elsewhere:1 for 300 s; closed by other:2"
-    ends: list[datetime.datetime] = []
-
-    def check_mirrors(limit: int | None = None) -> Any:
-        run = ScrapeRun.objects.get(kind="check_mirrors", status=ScrapeRun.Status.RUNNING)
-        ends.append(close_as_another_process(run.pk, verdict))
-        return health.CheckSummary(checked=7, changed=2, dead=1, requests=7)
-
-    monkeypatch.setattr(health, "check_mirrors", check_mirrors)
-    run = ScrapeRun.objects.get(pk=tasks.check_mirrors_task())
-    assert run.status == ScrapeRun.Status.INTERRUPTED
-    assert run.finished_at == ends[0]
-    assert run.errors.splitlines()[0] == verdict
-    assert run.pages_fetched == 7
-    assert run.updated == 2
-    assert locks.holder("check_mirrors") is None

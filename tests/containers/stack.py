@@ -115,17 +115,19 @@ class Stack:
             )
         return done
 
-    def _anonymous_volumes(self) -> set[str]:
-        found = podman(
-            "ps",
-            "-a",
-            "--filter",
-            f"label=io.podman.compose.project={self.project}",
-            "--format",
-            "{{.ID}}",
+    def _label_filter(self) -> str:
+        return f"label=io.podman.compose.project={self.project}"
+
+    def _containers(self, *, check: bool = True) -> list[str]:
+        """The ids of the project's containers, running or not."""
+        label = self._label_filter()
+        return podman(
+            "ps", "-a", "--filter", label, "--format", "{{.ID}}", check=check
         ).stdout.split()
+
+    def _anonymous_volumes(self) -> set[str]:
         names: set[str] = set()
-        for container in found:
+        for container in self._containers():
             mounts = podman(
                 "inspect", "--format", "{{range .Mounts}}{{.Name}} {{end}}", container
             ).stdout.split()
@@ -138,11 +140,11 @@ class Stack:
         systemd, podman's removal of a health check's timer fails now and then, and the
         dependencies db, redis and redis-cache stayed behind after every run)."""
         self.compose("down", "-v", timeout=600)
-        label = f"label=io.podman.compose.project={self.project}"
-        left = podman("ps", "-a", "--filter", label, "--format", "{{.ID}}", check=False)
-        if left.stdout.split():
-            podman("rm", "--force", "--volumes", *left.stdout.split(), check=False)
+        left = self._containers(check=False)
+        if left:
+            podman("rm", "--force", "--volumes", *left, check=False)
         podman("pod", "rm", "--force", "--ignore", f"pod_{self.project}", check=False)
+        label = self._label_filter()
         named = podman("volume", "ls", "--filter", label, "--format", "{{.Name}}", check=False)
         for volume in sorted(self.anonymous_volumes | set(named.stdout.split())):
             podman("volume", "rm", "--force", volume, check=False)
